@@ -1,0 +1,304 @@
+//! The menu tree every config language produces, and the callback through which parsers see
+//! the guest's files. Nothing here does I/O.
+
+/// A file reference as a config names it: an optional GRUB device and a path on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    /// GRUB device without parentheses (`hd0,msdos1`, `hd0,gpt2`, `lvm/vg-root`), or `None` for
+    /// "the device `$root` named when the command ran" / the config's own volume.
+    pub device: Option<String>,
+    /// Absolute path on that device (`/boot/vmlinuz-6.1.0-13-amd64`).
+    pub path: String,
+}
+
+impl std::fmt::Display for FileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.device {
+            Some(d) => write!(f, "({d}){}", self.path),
+            None => write!(f, "{}", self.path),
+        }
+    }
+}
+
+/// What booting an entry would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A Linux-style kernel (+ initrds + command line): what a Xen PV/PVH guest boots.
+    Linux,
+    /// A hypervisor entry (`multiboot`/`module`, `kernel xen.gz`, `mboot.c32`): listed but
+    /// not bootable as a PV kernel, unless a kernel could be taken from its modules.
+    Multiboot,
+    /// Chainloader, EFI application, memtest, ...: not bootable here.
+    Other,
+}
+
+/// One bootable (or at least listable) entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Title as shown in the menu.
+    pub title: String,
+    /// `--id` (GRUB 2) or label (syslinux), used by `default=`.
+    pub id: Option<String>,
+    /// Kind of entry.
+    pub kind: EntryKind,
+    /// Kernel to extract.
+    pub kernel: Option<FileRef>,
+    /// Initrds, in order (GRUB concatenates them).
+    pub initrds: Vec<FileRef>,
+    /// Kernel command line (without the kernel path).
+    pub args: String,
+    /// `$root` / `root (hdX,Y)` in effect for the entry, as a GRUB device name.
+    pub root: Option<String>,
+}
+
+impl Entry {
+    /// A new empty Linux entry with a title.
+    pub fn new(title: impl Into<String>) -> Self {
+        Entry {
+            title: title.into(),
+            id: None,
+            kind: EntryKind::Linux,
+            kernel: None,
+            initrds: Vec::new(),
+            args: String::new(),
+            root: None,
+        }
+    }
+}
+
+/// A node of the menu tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A bootable entry.
+    Entry(Entry),
+    /// A submenu (GRUB 2 `submenu`), kept as a tree.
+    Submenu(Submenu),
+}
+
+impl Item {
+    /// Title of the entry or submenu.
+    pub fn title(&self) -> &str {
+        match self {
+            Item::Entry(e) => &e.title,
+            Item::Submenu(s) => &s.title,
+        }
+    }
+    /// Id of the entry or submenu.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Item::Entry(e) => e.id.as_deref(),
+            Item::Submenu(s) => s.id.as_deref(),
+        }
+    }
+}
+
+/// A submenu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submenu {
+    /// Title.
+    pub title: String,
+    /// `--id`.
+    pub id: Option<String>,
+    /// Children.
+    pub items: Vec<Item>,
+}
+
+/// Which language a menu came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    /// GRUB 2 `grub.cfg`.
+    Grub2,
+    /// GRUB legacy `menu.lst` / `grub.conf`.
+    GrubLegacy,
+    /// SYSLINUX / EXTLINUX / ISOLINUX.
+    Syslinux,
+}
+
+/// A parsed menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Menu {
+    /// Language.
+    pub kind: ConfigKind,
+    /// Top-level items.
+    pub items: Vec<Item>,
+    /// Path of indices (top level, then into submenus) of the default entry, as the config's
+    /// own semantics chose it; `None` if it names nothing (callers then use the first entry).
+    pub default: Option<Vec<usize>>,
+    /// Why that default was chosen (`"default=2"`, `"saved_entry from grubenv"`...).
+    pub default_reason: String,
+    /// Menu timeout in tenths of a second; `None` = wait forever; `Some(0)` = boot at once.
+    pub timeout_tenths: Option<u64>,
+    /// Non-fatal problems (unknown commands, default out of range, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Menu {
+    /// An empty menu of a kind.
+    pub fn new(kind: ConfigKind) -> Self {
+        Menu {
+            kind,
+            items: Vec::new(),
+            default: None,
+            default_reason: String::new(),
+            timeout_tenths: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The item at a path of indices.
+    pub fn get(&self, path: &[usize]) -> Option<&Item> {
+        let (first, rest) = path.split_first()?;
+        let mut item = self.items.get(*first)?;
+        for i in rest {
+            match item {
+                Item::Submenu(s) => item = s.items.get(*i)?,
+                Item::Entry(_) => return None,
+            }
+        }
+        Some(item)
+    }
+
+    /// The entry at a path, if it is an entry.
+    pub fn entry(&self, path: &[usize]) -> Option<&Entry> {
+        match self.get(path)? {
+            Item::Entry(e) => Some(e),
+            Item::Submenu(_) => None,
+        }
+    }
+
+    /// Every entry with its path, depth first, in menu order.
+    pub fn entries(&self) -> Vec<(Vec<usize>, &Entry)> {
+        fn walk<'a>(
+            items: &'a [Item],
+            prefix: &mut Vec<usize>,
+            out: &mut Vec<(Vec<usize>, &'a Entry)>,
+        ) {
+            for (i, it) in items.iter().enumerate() {
+                prefix.push(i);
+                match it {
+                    Item::Entry(e) => out.push((prefix.clone(), e)),
+                    Item::Submenu(s) => walk(&s.items, prefix, out),
+                }
+                prefix.pop();
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.items, &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// Resolve a GRUB `default`-style selector against this menu: a number (top level), a
+    /// title or id, or a `>`-separated path of those through submenus. A submenu selected as
+    /// the final element resolves to its first entry, as GRUB does.
+    pub fn find(&self, spec: &str) -> Option<Vec<usize>> {
+        let spec = spec.trim();
+        if spec.is_empty() {
+            return None;
+        }
+        let mut path = Vec::new();
+        let mut items = &self.items;
+        let parts: Vec<&str> = spec.split('>').collect();
+        for part in &parts {
+            let idx = match part.parse::<usize>() {
+                Ok(n) if n < items.len() => n,
+                Ok(_) => return None,
+                Err(_) => items
+                    .iter()
+                    .position(|it| it.id() == Some(part) || it.title() == *part)?,
+            };
+            path.push(idx);
+            match items.get(idx)? {
+                Item::Submenu(s) => items = &s.items,
+                Item::Entry(_) => {}
+            }
+        }
+        // A submenu as the target: descend to its first entry.
+        loop {
+            match self.get(&path)? {
+                Item::Entry(_) => return Some(path),
+                Item::Submenu(s) => {
+                    if s.items.is_empty() {
+                        return None;
+                    }
+                    path.push(0);
+                }
+            }
+        }
+    }
+}
+
+/// How a `search` command names what it looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    /// `--fs-uuid`
+    FsUuid,
+    /// `--label`
+    Label,
+    /// `--file`
+    File,
+}
+
+/// The guest's files as a config parser sees them. Implemented by the caller (the `rsgrub`
+/// binary over the real volumes; tests over a map). Every read is bounded by `max`.
+pub trait FileSource {
+    /// Read a file; `device` `None` = the config's own volume. `None` if absent or unreadable.
+    fn read_file(&mut self, device: Option<&str>, path: &str, max: usize) -> Option<Vec<u8>>;
+    /// Whether a path exists (`[ -f ]`, `[ -e ]`).
+    fn exists(&mut self, device: Option<&str>, path: &str) -> bool {
+        self.read_file(device, path, 0).is_some()
+    }
+    /// Whether a path is a directory (`[ -d ]`).
+    fn is_dir(&mut self, _device: Option<&str>, _path: &str) -> bool {
+        false
+    }
+    /// `search`: the GRUB device name of the first volume matching, if any.
+    fn search(&mut self, _kind: SearchKind, _value: &str) -> Option<String> {
+        None
+    }
+    /// Names in a directory (for `blscfg`, wildcards), at most a bounded number.
+    fn list_dir(&mut self, _device: Option<&str>, _path: &str) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// A [`FileSource`] over an in-memory map (tests, `--isconfig`).
+#[derive(Debug, Default, Clone)]
+pub struct MapSource {
+    /// `(device or "", path) -> bytes`.
+    pub files: std::collections::BTreeMap<(String, String), Vec<u8>>,
+}
+
+impl MapSource {
+    /// Add a file on the config's own volume.
+    pub fn with(mut self, path: &str, data: impl Into<Vec<u8>>) -> Self {
+        self.files
+            .insert((String::new(), path.to_string()), data.into());
+        self
+    }
+}
+
+impl FileSource for MapSource {
+    fn read_file(&mut self, device: Option<&str>, path: &str, max: usize) -> Option<Vec<u8>> {
+        let d = self
+            .files
+            .get(&(device.unwrap_or("").to_string(), path.to_string()))?;
+        if max == 0 {
+            return Some(Vec::new());
+        }
+        Some(d.get(..max.min(d.len()))?.to_vec())
+    }
+    fn list_dir(&mut self, device: Option<&str>, path: &str) -> Option<Vec<String>> {
+        let dev = device.unwrap_or("").to_string();
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        let names: Vec<String> = self
+            .files
+            .keys()
+            .filter(|(d, p)| *d == dev && p.starts_with(&prefix))
+            .filter_map(|(_, p)| {
+                let rest = p.get(prefix.len()..)?;
+                (!rest.contains('/')).then(|| rest.to_string())
+            })
+            .collect();
+        (!names.is_empty()).then_some(names)
+    }
+}
