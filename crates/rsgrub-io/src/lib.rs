@@ -24,9 +24,11 @@ pub trait ReadAt: Send + Sync {
     /// Size in bytes.
     fn size(&self) -> u64;
 
-    /// Where `offset` of this source lives in the underlying image file, if it maps
-    /// one-to-one (for zero-copy extraction). `None` when the bytes are transformed.
-    fn physical_offset(&self, _offset: u64) -> Option<u64> {
+    /// Where the bytes `[offset, offset+len)` of this source live in the underlying image
+    /// file, if they are stored there contiguously and untransformed (for zero-copy
+    /// extraction with `copy_file_range`). `None` otherwise (compressed clusters, in-memory
+    /// data, ranges that are not contiguous).
+    fn physical_range(&self, _offset: u64, _len: u64) -> Option<u64> {
         None
     }
 }
@@ -38,8 +40,8 @@ impl<T: ReadAt + ?Sized> ReadAt for Arc<T> {
     fn size(&self) -> u64 {
         (**self).size()
     }
-    fn physical_offset(&self, offset: u64) -> Option<u64> {
-        (**self).physical_offset(offset)
+    fn physical_range(&self, offset: u64, len: u64) -> Option<u64> {
+        (**self).physical_range(offset, len)
     }
 }
 
@@ -50,8 +52,8 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
     fn size(&self) -> u64 {
         (**self).size()
     }
-    fn physical_offset(&self, offset: u64) -> Option<u64> {
-        (**self).physical_offset(offset)
+    fn physical_range(&self, offset: u64, len: u64) -> Option<u64> {
+        (**self).physical_range(offset, len)
     }
 }
 
@@ -142,8 +144,8 @@ impl ReadAt for FileReader {
     fn size(&self) -> u64 {
         self.size
     }
-    fn physical_offset(&self, offset: u64) -> Option<u64> {
-        (offset <= self.size).then_some(offset)
+    fn physical_range(&self, offset: u64, len: u64) -> Option<u64> {
+        (offset.checked_add(len)? <= self.size).then_some(offset)
     }
 }
 
@@ -191,11 +193,12 @@ impl<R: ReadAt> ReadAt for Slice<R> {
     fn size(&self) -> u64 {
         self.len
     }
-    fn physical_offset(&self, offset: u64) -> Option<u64> {
-        if offset > self.len {
+    fn physical_range(&self, offset: u64, len: u64) -> Option<u64> {
+        if offset.checked_add(len)? > self.len {
             return None;
         }
-        self.inner.physical_offset(self.start.checked_add(offset)?)
+        self.inner
+            .physical_range(self.start.checked_add(offset)?, len)
     }
 }
 
@@ -319,8 +322,8 @@ impl<R: ReadAt> ReadAt for BlockCache<R> {
     fn size(&self) -> u64 {
         self.inner.size()
     }
-    fn physical_offset(&self, offset: u64) -> Option<u64> {
-        self.inner.physical_offset(offset)
+    fn physical_range(&self, offset: u64, len: u64) -> Option<u64> {
+        self.inner.physical_range(offset, len)
     }
 }
 
