@@ -128,8 +128,13 @@ pub fn window(image: &DynReader, start: u64, size: u64) -> Result<DynReader> {
 
 /// Read the partition table(s) of an image.
 ///
-/// Returns the whole disk as a single volume when there is no table. A table that is present
-/// but wholly unusable is an error naming the table; individual bad entries are skipped with
+/// Sector 0 decides ([`mbr::classify`]): no `0x55AA`, a FAT/NTFS/exFAT boot sector, or entries
+/// that are not a plausible table → the whole disk; a table with a `0xEE` entry → GPT
+/// ([`gpt::scan`]); otherwise MBR ([`mbr::scan`]).
+///
+/// Returns the whole disk as a single volume ([`TableKind::None`]) when there is no table, or
+/// when an MBR or GPT has no usable partition (with a warning). A GPT whose primary and backup
+/// headers are both bad is an error naming the table; individual bad entries are skipped with
 /// a warning.
 pub fn scan(image: DynReader) -> Result<Disk> {
     let size = image.size();
@@ -138,10 +143,18 @@ pub fn scan(image: DynReader) -> Result<Disk> {
     }
     let mut sector0 = [0u8; 512];
     image.read_at(0, &mut sector0)?;
-    match mbr::parse_sector(&sector0) {
-        Some(table) if table.is_protective() => gpt::scan(&image, &table),
-        Some(table) => mbr::scan(&image, &table),
-        None => Ok(whole_disk(image)),
+    match mbr::classify(&sector0) {
+        mbr::Sector0::Table(table) if table.is_protective() => gpt::scan(&image, &table),
+        mbr::Sector0::Table(table) => mbr::scan(&image, &table),
+        mbr::Sector0::NotATable(why) => {
+            let mut disk = whole_disk(image);
+            disk.warnings.push(format!(
+                "MBR: sector 0 has the 0x55AA signature but is not a partition table ({why}); \
+                 using the whole disk"
+            ));
+            Ok(disk)
+        }
+        mbr::Sector0::BootSector(_) | mbr::Sector0::NoSignature => Ok(whole_disk(image)),
     }
 }
 

@@ -1,0 +1,148 @@
+//! Finding the guest's boot config and choosing an entry, in PyGrub's order:
+//! per volume (active partition first), the first config path that exists wins; the first
+//! volume whose chosen entry has a kernel that exists is the one we boot.
+use crate::guest::{Guest, GuestFiles};
+use rsgrub_bootcfg::{self as bootcfg, ConfigKind, Entry, EntryKind, FileRef, Menu};
+use rsgrub_fs::path;
+
+/// Where configs are looked for, in PyGrub's order.
+pub const CONFIG_PATHS: &[(&str, ConfigKind)] = &[
+    ("/boot/grub/grub.cfg", ConfigKind::Grub2),
+    ("/grub/grub.cfg", ConfigKind::Grub2),
+    ("/boot/grub2/grub.cfg", ConfigKind::Grub2),
+    ("/grub2/grub.cfg", ConfigKind::Grub2),
+    ("/boot/isolinux/isolinux.cfg", ConfigKind::Syslinux),
+    ("/boot/extlinux/extlinux.conf", ConfigKind::Syslinux),
+    ("/boot/extlinux.conf", ConfigKind::Syslinux),
+    ("/extlinux/extlinux.conf", ConfigKind::Syslinux),
+    ("/extlinux.conf", ConfigKind::Syslinux),
+    ("/boot/grub/menu.lst", ConfigKind::GrubLegacy),
+    ("/boot/grub/grub.conf", ConfigKind::GrubLegacy),
+    ("/grub/menu.lst", ConfigKind::GrubLegacy),
+    ("/grub/grub.conf", ConfigKind::GrubLegacy),
+];
+
+/// Parse config text in the given language.
+pub fn parse(
+    kind: ConfigKind,
+    text: &[u8],
+    path: &str,
+    src: &mut dyn bootcfg::FileSource,
+) -> Result<Menu, String> {
+    let r = match kind {
+        ConfigKind::Grub2 => bootcfg::parse_grub2(text, path, src),
+        ConfigKind::GrubLegacy => bootcfg::parse_legacy(text, path, src),
+        ConfigKind::Syslinux => bootcfg::parse_syslinux(text, path, src),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+/// Guess a config's language from its file name (for `--isconfig`).
+pub fn kind_for_name(name: &str) -> ConfigKind {
+    let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    if base == "menu.lst" || base == "grub.conf" {
+        ConfigKind::GrubLegacy
+    } else if base.ends_with("linux.conf") || base.ends_with("linux.cfg") || base == "syslinux.cfg"
+    {
+        ConfigKind::Syslinux
+    } else {
+        ConfigKind::Grub2
+    }
+}
+
+/// A config found on a volume.
+pub struct Found {
+    /// Volume index.
+    pub volume: usize,
+    /// Config path on it.
+    pub path: &'static str,
+    /// Parsed menu.
+    pub menu: Menu,
+}
+
+/// Find and parse the config on volume `v`. `Ok(None)` when it has none.
+pub fn find_config(guest: &Guest, v: usize, debug: bool) -> Result<Option<Found>, String> {
+    let fs = guest.fs(v)?;
+    for &(p, kind) in CONFIG_PATHS {
+        let Ok(node) = path::resolve(fs, p.as_bytes(), true) else {
+            continue;
+        };
+        let meta = fs.metadata(node).map_err(|e| format!("{p}: {e}"))?;
+        if meta.kind != rsgrub_fs::FileType::Regular {
+            continue;
+        }
+        if debug {
+            eprintln!("rsgrub: {}: using {p} ({kind:?})", guest.describe(v));
+        }
+        let text = path::read_file(fs, p.as_bytes(), bootcfg::MAX_CONFIG_BYTES as u64)
+            .map_err(|e| format!("{p}: {e}"))?;
+        let mut src = GuestFiles { guest, home: v };
+        let menu = parse(kind, &text, p, &mut src).map_err(|e| format!("{p}: {e}"))?;
+        return Ok(Some(Found {
+            volume: v,
+            path: p,
+            menu,
+        }));
+    }
+    Ok(None)
+}
+
+/// Choose the entry to boot: `--entry` if given (a number, title, id or `>` path; also any
+/// entry's exact title anywhere in the tree, as PyGrub's flattened list allowed), else the
+/// config's default. A default that cannot boot as a PV kernel (a Xen hypervisor entry)
+/// falls back to the first entry that can, with a warning.
+pub fn select(menu: &Menu, entry: Option<&str>, warnings: &mut Vec<String>) -> Option<Vec<usize>> {
+    let mut chosen = None;
+    if let Some(spec) = entry {
+        chosen = menu.find(spec).or_else(|| {
+            menu.entries()
+                .into_iter()
+                .find(|(_, e)| e.title == spec)
+                .map(|(p, _)| p)
+        });
+        if chosen.is_none() {
+            warnings.push(format!("--entry={spec} matches no entry; booting the default"));
+        }
+    }
+    let chosen = chosen
+        .or_else(|| menu.default.clone())
+        .or_else(|| menu.entries().first().map(|(p, _)| p.clone()))?;
+    match menu.entry(&chosen) {
+        Some(e) if bootable(e) => Some(chosen),
+        other => {
+            let first = menu
+                .entries()
+                .into_iter()
+                .find(|(_, e)| bootable(e))
+                .map(|(p, _)| p)?;
+            if let Some(e) = other {
+                warnings.push(format!(
+                    "entry '{}' is not a Linux kernel entry; booting '{}' instead",
+                    e.title,
+                    menu.entry(&first).map(|e| e.title.as_str()).unwrap_or("")
+                ));
+            }
+            Some(first)
+        }
+    }
+}
+
+fn bootable(e: &Entry) -> bool {
+    e.kind == EntryKind::Linux && e.kernel.is_some()
+}
+
+/// Where a file an entry names lives: its explicit device, else the entry's `$root`, else the
+/// config's own volume — the first of those on which the file exists.
+pub fn locate(guest: &Guest, home: usize, root: Option<&str>, f: &FileRef) -> Option<usize> {
+    let mut candidates = Vec::new();
+    if let Some(d) = &f.device {
+        if let Some(v) = guest.volume_by_device(d) {
+            candidates.push(v);
+        }
+    }
+    if let Some(v) = root.and_then(|r| guest.volume_by_device(r)) {
+        candidates.push(v);
+    }
+    candidates.push(home);
+    candidates.into_iter().find(|&v| guest.is_file(v, &f.path))
+}

@@ -1,0 +1,200 @@
+//! The guest as the config layer sees it: its volumes, each with a lazily opened filesystem,
+//! and GRUB device names mapped onto them. Runs inside the sandboxed child.
+use rsgrub_bootcfg::{FileSource, SearchKind};
+use rsgrub_disk::{Disk, Volume};
+use rsgrub_fs::{path, FileType, Filesystem};
+use rsgrub_io::DynReader;
+use std::cell::OnceCell;
+
+/// Most volumes considered (a hostile table cannot make us open thousands of filesystems).
+pub const MAX_VOLUMES: usize = 128;
+
+/// The guest's volumes and their filesystems.
+pub struct Guest {
+    /// Volumes in table order.
+    pub volumes: Vec<Volume>,
+    fs: Vec<OnceCell<Result<Box<dyn Filesystem>, String>>>,
+    /// Problems with the disk that did not stop us.
+    pub warnings: Vec<String>,
+    order: Vec<usize>,
+}
+
+impl Guest {
+    /// Scan an image's partition table; with `offset`, one volume at that byte offset.
+    pub fn open(image: DynReader, offset: Option<u64>) -> Result<Guest, String> {
+        let disk = match offset {
+            Some(off) => {
+                let size = image.size().checked_sub(off).ok_or_else(|| {
+                    format!("--offset={off} is past the end of the image ({} bytes)", image.size())
+                })?;
+                let reader = rsgrub_disk::window(&image, off, size).map_err(|e| e.to_string())?;
+                let mut d = rsgrub_disk::whole_disk(reader);
+                if let Some(v) = d.volumes.first_mut() {
+                    v.start = off;
+                }
+                d
+            }
+            None => rsgrub_disk::scan(image).map_err(|e| format!("partition table: {e}"))?,
+        };
+        Ok(Self::from_disk(disk))
+    }
+
+    fn from_disk(disk: Disk) -> Guest {
+        let mut warnings = disk.warnings.clone();
+        let order_all: Vec<String> = disk.boot_order().iter().map(|v| v.name.clone()).collect();
+        let mut volumes = disk.volumes;
+        if volumes.len() > MAX_VOLUMES {
+            warnings.push(format!(
+                "{} partitions; only the first {MAX_VOLUMES} are read",
+                volumes.len()
+            ));
+            volumes.truncate(MAX_VOLUMES);
+        }
+        let order = order_all
+            .iter()
+            .filter_map(|n| volumes.iter().position(|v| &v.name == n))
+            .collect();
+        let fs = volumes.iter().map(|_| OnceCell::new()).collect();
+        Guest {
+            volumes,
+            fs,
+            warnings,
+            order,
+        }
+    }
+
+    /// Volume indices in boot order (active partition first).
+    pub fn boot_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The filesystem on volume `i`, opened on first use.
+    pub fn fs(&self, i: usize) -> Result<&dyn Filesystem, String> {
+        let vol = self.volumes.get(i).ok_or("no such volume")?;
+        let cell = self.fs.get(i).ok_or("no such volume")?;
+        let r = cell.get_or_init(|| rsgrub_fs::open(vol.reader.clone()).map_err(|e| e.to_string()));
+        match r {
+            Ok(fs) => Ok(fs.as_ref()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Human name of volume `i` with its filesystem, for messages: `partition 2 (gpt2, ext2/3/4)`.
+    pub fn describe(&self, i: usize) -> String {
+        let Some(v) = self.volumes.get(i) else {
+            return format!("volume {i}");
+        };
+        match self.fs.get(i).and_then(|c| c.get()) {
+            Some(Ok(fs)) if v.name.is_empty() => format!("whole disk ({})", fs.name()),
+            Some(Ok(fs)) => format!("partition {} ({}, {})", v.number, v.name, fs.name()),
+            _ => v.describe(),
+        }
+    }
+
+    /// The volume a GRUB device names: `hd0,msdos1`, `hd0,gpt2`, `hd0,1`, `hd0`
+    /// (also with parentheses). Other disks (`hd1`) are not ours.
+    pub fn volume_by_device(&self, dev: &str) -> Option<usize> {
+        let dev = dev.trim().trim_start_matches('(').trim_end_matches(')');
+        let mut parts = dev.splitn(2, ',');
+        let disk = parts.next()?;
+        if disk != "hd0" && disk != "xvda" {
+            return None;
+        }
+        match parts.next() {
+            None => self.volumes.iter().position(|v| v.name.is_empty()),
+            Some(p) => {
+                if let Ok(n) = p.parse::<u32>() {
+                    return self.volumes.iter().position(|v| v.number == n);
+                }
+                self.volumes.iter().position(|v| v.name == p)
+            }
+        }
+    }
+
+    /// Whether `path` is a regular file (after symlinks) on volume `i`.
+    pub fn is_file(&self, i: usize, p: &str) -> bool {
+        let Ok(fs) = self.fs(i) else { return false };
+        path::resolve(fs, p.as_bytes(), true)
+            .and_then(|n| fs.metadata(n))
+            .map(|m| m.kind == FileType::Regular)
+            .unwrap_or(false)
+    }
+}
+
+/// The [`FileSource`] the config parsers read through: device `None` = the config's volume.
+pub struct GuestFiles<'a> {
+    /// The guest.
+    pub guest: &'a Guest,
+    /// Volume the config was found on.
+    pub home: usize,
+}
+
+impl GuestFiles<'_> {
+    fn vol(&self, device: Option<&str>) -> Option<usize> {
+        match device {
+            None => Some(self.home),
+            Some(d) => self.guest.volume_by_device(d),
+        }
+    }
+}
+
+impl FileSource for GuestFiles<'_> {
+    fn read_file(&mut self, device: Option<&str>, p: &str, max: usize) -> Option<Vec<u8>> {
+        let fs = self.guest.fs(self.vol(device)?).ok()?;
+        path::read_file(fs, p.as_bytes(), max as u64).ok()
+    }
+
+    fn exists(&mut self, device: Option<&str>, p: &str) -> bool {
+        let Some(v) = self.vol(device) else {
+            return false;
+        };
+        let Ok(fs) = self.guest.fs(v) else {
+            return false;
+        };
+        path::resolve(fs, p.as_bytes(), true).is_ok()
+    }
+
+    fn is_dir(&mut self, device: Option<&str>, p: &str) -> bool {
+        let Some(v) = self.vol(device) else {
+            return false;
+        };
+        let Ok(fs) = self.guest.fs(v) else {
+            return false;
+        };
+        path::resolve(fs, p.as_bytes(), true)
+            .and_then(|n| fs.metadata(n))
+            .map(|m| m.kind == FileType::Directory)
+            .unwrap_or(false)
+    }
+
+    fn search(&mut self, kind: SearchKind, value: &str) -> Option<String> {
+        for &i in self.guest.boot_order() {
+            let Ok(fs) = self.guest.fs(i) else { continue };
+            let hit = match kind {
+                SearchKind::FsUuid => fs
+                    .uuid()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(value.trim())),
+                SearchKind::Label => fs.label().is_some_and(|l| l == value),
+                SearchKind::File => path::resolve(fs, value.as_bytes(), true).is_ok(),
+            };
+            if hit {
+                return self.guest.volumes.get(i).map(Volume::grub_device);
+            }
+        }
+        None
+    }
+
+    fn list_dir(&mut self, device: Option<&str>, p: &str) -> Option<Vec<String>> {
+        let fs = self.guest.fs(self.vol(device)?).ok()?;
+        let node = path::resolve(fs, p.as_bytes(), true).ok()?;
+        let mut names: Vec<String> = fs
+            .read_dir(node)
+            .ok()?
+            .into_iter()
+            .take(10_000)
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect();
+        names.sort();
+        Some(names)
+    }
+}
