@@ -261,7 +261,12 @@ pub fn entries(header: &Header, array: &[u8]) -> Vec<Entry> {
             .get(56..128)
             .unwrap_or(&[])
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
             .take_while(|u| *u != 0)
             .collect();
         out.push(Entry {
@@ -418,7 +423,9 @@ fn build(image: &DynReader, found: Found) -> Disk {
             .and_then(|d| d.checked_add(1))
             .and_then(|count| Some((first.checked_mul(ss)?, count.checked_mul(ss)?)));
         let Some((start, size)) = range else {
-            warnings.push(format!("GPT: partition {n} ({name}): range overflows; skipped"));
+            warnings.push(format!(
+                "GPT: partition {n} ({name}): range overflows; skipped"
+            ));
             continue;
         };
         let reader = match window(image, start, size) {
@@ -428,10 +435,9 @@ fn build(image: &DynReader, found: Found) -> Disk {
                 continue;
             }
         };
-        if let Some(o) = volumes
-            .iter()
-            .find(|v| start < v.start.saturating_add(v.size) && v.start < start.saturating_add(size))
-        {
+        if let Some(o) = volumes.iter().find(|v| {
+            start < v.start.saturating_add(v.size) && v.start < start.saturating_add(size)
+        }) {
             // Harmless to read (each volume is its own bounded window) and hybrid ISOs do it.
             warnings.push(format!(
                 "GPT: partition {n} ({name}) overlaps partition {} ({})",

@@ -213,7 +213,9 @@ impl Builder<'_> {
         let name = format!("msdos{number}");
         let sectors = u64::from(e.sectors);
         let Some(end) = start.checked_add(sectors) else {
-            self.warn(format!("partition {number} ({name}): range overflows; skipped"));
+            self.warn(format!(
+                "partition {number} ({name}): range overflows; skipped"
+            ));
             return false;
         };
         if end > self.total {
@@ -234,7 +236,9 @@ impl Builder<'_> {
         }
         let (Some(bstart), Some(bsize)) = (start.checked_mul(SECTOR), sectors.checked_mul(SECTOR))
         else {
-            self.warn(format!("partition {number} ({name}): byte range overflows; skipped"));
+            self.warn(format!(
+                "partition {number} ({name}): byte range overflows; skipped"
+            ));
             return false;
         };
         let reader = match window(self.image, bstart, bsize) {
@@ -379,7 +383,9 @@ pub fn scan(image: &DynReader, table: &MbrTable) -> Result<Disk> {
         }
         let name = format!("msdos{number}");
         if e.sectors == 0 {
-            b.warn(format!("partition {number} ({name}) has no sectors; skipped"));
+            b.warn(format!(
+                "partition {number} ({name}) has no sectors; skipped"
+            ));
             continue;
         }
         let start = u64::from(e.lba);
@@ -419,10 +425,7 @@ pub fn scan(image: &DynReader, table: &MbrTable) -> Result<Disk> {
         b.add(number, e, start, &mut primaries, e.status == 0x80);
     }
     if let Some((name, start, end)) = extended {
-        let mut data: Vec<Claim> = primaries
-            .into_iter()
-            .filter(|c| c.name != name)
-            .collect();
+        let mut data: Vec<Claim> = primaries.into_iter().filter(|c| c.name != name).collect();
         b.logicals(&name, start, end, &mut data);
     }
     if b.volumes.is_empty() {

@@ -9,8 +9,7 @@
     clippy::indexing_slicing
 )]
 
-use rsgrub_disk::DynReader;
-use rsgrub_io::ReadAt;
+use rsgrub_io::{DynReader, ReadAt};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,10 +81,12 @@ pub fn have(tool: &str) -> bool {
 
 fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
+    let found = path
+        .split(':')
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
         .map(|d| Path::new(d).join(tool))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file());
+    found
 }
 
 /// Run a tool, feeding `stdin`; panic with its output unless it succeeds. Returns stdout.
@@ -240,7 +241,13 @@ impl Loop {
     pub fn attach(file: &TempFile, sector: u32) -> Option<Loop> {
         let exe = which("losetup")?;
         let out = Command::new(exe)
-            .args(["--find", "--show", "--sector-size", &sector.to_string(), file.s()])
+            .args([
+                "--find",
+                "--show",
+                "--sector-size",
+                &sector.to_string(),
+                file.s(),
+            ])
             .output()
             .ok()?;
         if !out.status.success() {
@@ -610,8 +617,7 @@ impl ReadAt for Overlay {
             done = n;
         }
         if done < buf.len() {
-            self.base
-                .read_at(offset + done as u64, &mut buf[done..])?;
+            self.base.read_at(offset + done as u64, &mut buf[done..])?;
         }
         Ok(())
     }
