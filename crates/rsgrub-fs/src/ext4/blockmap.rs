@@ -20,7 +20,13 @@ struct Walk<'a> {
 }
 
 /// Add the mapping of logical blocks `[start, end)` to `runs` (holes are left as gaps).
-pub(crate) fn map(vol: &Volume, i_block: &[u8], start: u64, end: u64, runs: &mut Runs) -> Result<()> {
+pub(crate) fn map(
+    vol: &Volume,
+    i_block: &[u8],
+    start: u64,
+    end: u64,
+    runs: &mut Runs,
+) -> Result<()> {
     if start >= end {
         return Ok(());
     }
@@ -44,7 +50,9 @@ pub(crate) fn map(vol: &Volume, i_block: &[u8], start: u64, end: u64, runs: &mut
         if base >= end {
             break;
         }
-        let top = base.checked_add(span).ok_or_else(|| corrupt("block map span overflows"))?;
+        let top = base
+            .checked_add(span)
+            .ok_or_else(|| corrupt("block map span overflows"))?;
         let p = ptr(11 + level as usize)?;
         if top > start && p != 0 {
             w.indirect(p, level, base)?;

@@ -164,9 +164,7 @@ impl Walk<'_> {
             let child = (child_hi << 32) | child_lo;
             self.vol.check_blocks(child, 1, "extent index block")?;
             if !self.visited.insert(child) {
-                return Err(corrupt(format!(
-                    "extent tree reaches block {child} twice"
-                )));
+                return Err(corrupt(format!("extent tree reaches block {child} twice")));
             }
             if self.visited.len() > MAX_NODES {
                 return Err(FsError::Limit(format!(

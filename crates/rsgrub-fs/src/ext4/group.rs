@@ -4,8 +4,8 @@
 //! `meta_bg`, groups are gathered into meta-groups of one descriptor block each, and from
 //! `s_first_meta_bg` on that block sits at the start of the meta-group's first group (after
 //! its superblock backup, if it has one).
-use super::superblock::{incompat, ro_compat, Superblock};
 use super::corrupt;
+use super::superblock::{incompat, ro_compat, Superblock};
 use crate::Result;
 use rsgrub_io::le;
 
@@ -66,8 +66,7 @@ pub(crate) fn desc_offset(sb: &Superblock, g: u32) -> Result<u64> {
     // The block holding the primary superblock: 1 with 1 KiB blocks, else 0.
     let sb_block: u64 = if bs == 1024 { 1 } else { 0 };
 
-    let block = if !sb.has_incompat(incompat::META_BG) || meta_group < u64::from(sb.first_meta_bg)
-    {
+    let block = if !sb.has_incompat(incompat::META_BG) || meta_group < u64::from(sb.first_meta_bg) {
         sb_block
             .checked_add(1)
             .and_then(|b| b.checked_add(meta_group))

@@ -61,7 +61,11 @@ impl Inode {
             size_lo
         };
         let huge = sb.has_ro_compat(ro_compat::HUGE_FILE);
-        let mut sectors = if huge { (blocks_hi << 32) | blocks_lo } else { blocks_lo };
+        let mut sectors = if huge {
+            (blocks_hi << 32) | blocks_lo
+        } else {
+            blocks_lo
+        };
         if huge && flags & flags::HUGE_FILE != 0 {
             sectors = sectors.saturating_mul(sb.block_size / 512);
         }
@@ -120,7 +124,7 @@ impl Inode {
             le::u16(&self.raw, GOOD_OLD_SIZE)
                 .ok_or_else(|| corrupt(format!("inode {} truncated", self.ino)))?,
         );
-        if extra % 4 != 0 || GOOD_OLD_SIZE + extra > self.raw.len() {
+        if extra & 3 != 0 || GOOD_OLD_SIZE + extra > self.raw.len() {
             return Err(corrupt(format!(
                 "inode {} extra size {extra} does not fit its {} bytes",
                 self.ino,

@@ -60,7 +60,10 @@ pub(crate) mod incompat {
     /// Known bits this driver refuses, with their names.
     pub const REFUSED: &[(u32, &str)] = &[
         (COMPRESSION, "compression"),
-        (JOURNAL_DEV, "journal_dev (external journal device, no filesystem)"),
+        (
+            JOURNAL_DEV,
+            "journal_dev (external journal device, no filesystem)",
+        ),
         (DIRDATA, "dirdata"),
         (ENCRYPT, "encrypt"),
     ];
@@ -100,7 +103,6 @@ pub(crate) struct Superblock {
     pub ro_compat: u32,
     pub first_meta_bg: u32,
     pub backup_bgs: [u32; 2],
-    pub state: u16,
     pub uuid: [u8; 16],
     pub volume_name: [u8; 16],
     /// Non-fatal findings.
@@ -241,8 +243,7 @@ impl Superblock {
         } else {
             u32::from(u16_at(raw, 0x58)?)
         };
-        if inode_size < 128 || !inode_size.is_power_of_two() || u64::from(inode_size) > block_size
-        {
+        if inode_size < 128 || !inode_size.is_power_of_two() || u64::from(inode_size) > block_size {
             return Err(corrupt(format!(
                 "inode size {inode_size} (must be a power of two from 128 to the block size {block_size})"
             )));
@@ -294,9 +295,11 @@ impl Superblock {
         let table_bytes = groups
             .checked_mul(u64::from(desc_size))
             .ok_or_else(|| corrupt("group descriptor table size overflows"))?;
-        let fs_bytes = blocks_count
-            .checked_mul(block_size)
-            .ok_or_else(|| corrupt(format!("{blocks_count} blocks of {block_size} bytes overflow")))?;
+        let fs_bytes = blocks_count.checked_mul(block_size).ok_or_else(|| {
+            corrupt(format!(
+                "{blocks_count} blocks of {block_size} bytes overflow"
+            ))
+        })?;
         if table_bytes >= fs_bytes {
             return Err(corrupt(format!(
                 "group descriptor table of {table_bytes} bytes does not fit in {fs_bytes} bytes"
@@ -349,7 +352,6 @@ impl Superblock {
             ro_compat: ro,
             first_meta_bg,
             backup_bgs,
-            state,
             uuid: bytes16(raw, 0x68)?,
             volume_name: bytes16(raw, 0x78)?,
             warnings,
@@ -397,7 +399,7 @@ impl Superblock {
         if self.ro_compat & ro_compat::SPARSE_SUPER == 0 || g == 1 {
             return true;
         }
-        if g % 2 == 0 {
+        if g & 1 == 0 {
             return false;
         }
         [3u64, 5, 7].iter().any(|&base| is_power_of(g, base))
@@ -426,7 +428,11 @@ impl Superblock {
 }
 
 fn is_power_of(mut n: u64, base: u64) -> bool {
-    while n > 1 && n % base == 0 {
+    while n > 1 {
+        let rem = n % base;
+        if rem != 0 {
+            return false;
+        }
         n /= base;
     }
     n == 1

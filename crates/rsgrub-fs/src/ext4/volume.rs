@@ -165,10 +165,26 @@ mod tests {
         assert_eq!(
             v,
             vec![
-                Run { lblk: 0, len: 5, phys: Some(100) },
-                Run { lblk: 5, len: 2, phys: None },
-                Run { lblk: 7, len: 1, phys: Some(50) },
-                Run { lblk: 8, len: 2, phys: None },
+                Run {
+                    lblk: 0,
+                    len: 5,
+                    phys: Some(100)
+                },
+                Run {
+                    lblk: 5,
+                    len: 2,
+                    phys: None
+                },
+                Run {
+                    lblk: 7,
+                    len: 1,
+                    phys: Some(50)
+                },
+                Run {
+                    lblk: 8,
+                    len: 2,
+                    phys: None
+                },
             ]
         );
         let mut r = Runs::new(0, 1);
