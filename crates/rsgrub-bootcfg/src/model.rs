@@ -20,6 +20,17 @@ impl std::fmt::Display for FileRef {
     }
 }
 
+/// A module loaded by a multiboot kernel (GRUB 2 `module`/`module2`, GRUB legacy `module`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// The module file.
+    pub file: FileRef,
+    /// Its command line: the words after the file name, as the config wrote them. GRUB 2
+    /// configs made by `grub-mkconfig` start it with the word `placeholder`, which Xen drops
+    /// as the (multiboot 1) module name.
+    pub args: String,
+}
+
 /// What booting an entry would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -49,6 +60,9 @@ pub struct Entry {
     pub args: String,
     /// `$root` / `root (hdX,Y)` in effect for the entry, as a GRUB device name.
     pub root: Option<String>,
+    /// For [`EntryKind::Multiboot`]: the modules in load order (`kernel` is then the
+    /// hypervisor and `args` its command line). Empty otherwise.
+    pub modules: Vec<Module>,
 }
 
 impl Entry {
@@ -62,7 +76,35 @@ impl Entry {
             initrds: Vec::new(),
             args: String::new(),
             root: None,
+            modules: Vec::new(),
         }
+    }
+
+    /// For a Xen-style multiboot entry (hypervisor + kernel module + initrd modules): the
+    /// dom0 kernel as a Linux entry that can be booted PV — the first module becomes the
+    /// kernel (a leading `placeholder` word, which `grub-mkconfig` adds for Xen to drop, is
+    /// removed from its command line) and the following modules the initrds. `None` if this
+    /// is not a multiboot entry or has no modules.
+    pub fn linux_from_modules(&self) -> Option<Entry> {
+        if self.kind != EntryKind::Multiboot {
+            return None;
+        }
+        let (first, rest) = self.modules.split_first()?;
+        let args = first
+            .args
+            .strip_prefix("placeholder")
+            .filter(|rest| rest.is_empty() || rest.starts_with(' '))
+            .map_or_else(|| first.args.clone(), |rest| rest.trim_start().to_string());
+        Some(Entry {
+            title: self.title.clone(),
+            id: self.id.clone(),
+            kind: EntryKind::Linux,
+            kernel: Some(first.file.clone()),
+            initrds: rest.iter().map(|m| m.file.clone()).collect(),
+            args,
+            root: self.root.clone(),
+            modules: Vec::new(),
+        })
     }
 }
 
@@ -128,6 +170,14 @@ pub struct Menu {
     pub default_reason: String,
     /// Menu timeout in tenths of a second; `None` = wait forever; `Some(0)` = boot at once.
     pub timeout_tenths: Option<u64>,
+    /// The menu is not shown unless a key is pressed during the timeout (GRUB legacy
+    /// `hiddenmenu`, GRUB 2 `timeout_style=hidden` or `countdown`, syslinux `MENU HIDDEN`).
+    pub hidden: bool,
+    /// Entries to try, in order, if the default fails to boot (GRUB `fallback`).
+    pub fallback: Vec<Vec<usize>>,
+    /// The menu password line as written (GRUB legacy `password [--md5] ...`): recorded, not
+    /// checked by the parsers.
+    pub password: Option<String>,
     /// Non-fatal problems (unknown commands, default out of range, ...).
     pub warnings: Vec<String>,
 }
@@ -141,6 +191,9 @@ impl Menu {
             default: None,
             default_reason: String::new(),
             timeout_tenths: None,
+            hidden: false,
+            fallback: Vec::new(),
+            password: None,
             warnings: Vec::new(),
         }
     }

@@ -158,6 +158,7 @@ pub struct Run {
     pub items: Vec<(String, String)>,
     /// Files left in the output directory.
     pub left: Vec<PathBuf>,
+    _tmp: tempfile::TempDir,
 }
 
 impl Run {
@@ -186,6 +187,7 @@ pub fn run_libxl_env(disk: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
         .arg("--output-format=simple0")
         .arg(format!("--output-directory={}", outdir.display()))
         .args(extra)
+        .args(std::env::var("TMP_NOSB").ok().map(|_| "--no-sandbox"))
         .arg(disk)
         .env("TERM", "vt100")
         .envs(env.iter().copied())
@@ -195,23 +197,12 @@ pub fn run_libxl_env(disk: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let items = parse_simple(&output, 0);
     let mut left: Vec<PathBuf> = fs::read_dir(&outdir).unwrap().map(|e| e.unwrap().path()).collect();
     left.sort();
-    // Keep the files readable after the tempdir goes: copy them next to the test's view.
-    let keep = tempfile::Builder::new().prefix("rsgrub-run").tempdir().unwrap().keep();
-    let mut items2 = Vec::new();
-    for (k, v) in items {
-        if (k == "kernel" || k == "ramdisk") && Path::new(&v).is_file() {
-            let dst = keep.join(Path::new(&v).file_name().unwrap());
-            fs::copy(&v, &dst).unwrap();
-            items2.push((k, dst.to_string_lossy().into_owned()));
-        } else {
-            items2.push((k, v));
-        }
-    }
     Run {
+        _tmp: tmp,
         status: o.status.code().unwrap_or(-1),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         output,
-        items: items2,
+        items,
         left,
     }
 }
