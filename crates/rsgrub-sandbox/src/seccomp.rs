@@ -17,12 +17,13 @@
 //! | time | `clock_gettime` `clock_getres` `gettimeofday` `clock_nanosleep` `nanosleep` | |
 //! | randomness | `getrandom` (std's `HashMap` keys) | |
 //! | terminal (menu on inherited tty fds) | `poll` (x86_64) `ppoll`; `ioctl` | `ioctl` only `TCGETS` `TCSETS` `TCSETSW` `TCSETSF`, their `*2` forms (rustix uses them), `TIOCGWINSZ` |
+//! | fd check (std debug builds, when dropping a `File`) | `fcntl` | only `F_GETFD` |
 //! | identity (read-only) | `getuid` `geteuid` `getgid` `getegid` | |
 //! | leaving | `exit` `exit_group` | |
 //!
 //! Notably absent: every `open*`, `socket*`, `connect`, `execve*`, `fork`/`clone*`, `ptrace`,
 //! `kill`, `pidfd_*`, `process_vm_*`, `mount`, `unshare`, `setns`, `prctl`, `seccomp`, `bpf`,
-//! `io_uring_*`, `userfaultfd`, `keyctl`, `fcntl`, `dup*`, `pipe*`, `memfd_create`,
+//! `io_uring_*`, `userfaultfd`, `keyctl`, `fcntl` (but `F_GETFD`), `dup*`, `pipe*`, `memfd_create`,
 //! `pkey_mprotect`, and `ioctl` with any other request.
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition,
@@ -146,6 +147,11 @@ pub fn build(own_pid: i32) -> Result<BpfProgram, String> {
         ioctls.push(rule(vec![cond(1, Op::Eq, req & 0xffff_ffff)?])?);
     }
     rules.insert(libc::SYS_ioctl, ioctls);
+    // fcntl(fd, F_GETFD) only: std's debug builds check that an fd is open before closing it.
+    rules.insert(
+        libc::SYS_fcntl,
+        vec![rule(vec![cond(1, Op::Eq, libc::F_GETFD as u64)?])?],
+    );
     let pid = u64::from(u32::try_from(own_pid).map_err(|_| "bad pid".to_string())?);
     rules.insert(
         libc::SYS_tgkill,

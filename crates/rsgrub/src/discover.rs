@@ -3,7 +3,7 @@
 //! volume whose chosen entry has a kernel that exists is the one we boot.
 use crate::guest::{Guest, GuestFiles};
 use rsgrub_bootcfg::{self as bootcfg, ConfigKind, Entry, EntryKind, FileRef, Menu};
-use rsgrub_fs::path;
+use rsgrub_fs::{path, FsError};
 
 /// Where configs are looked for, in PyGrub's order.
 pub const CONFIG_PATHS: &[(&str, ConfigKind)] = &[
@@ -64,8 +64,11 @@ pub struct Found {
 pub fn find_config(guest: &Guest, v: usize, debug: bool) -> Result<Option<Found>, String> {
     let fs = guest.fs(v)?;
     for &(p, kind) in CONFIG_PATHS {
-        let Ok(node) = path::resolve(fs, p.as_bytes(), true) else {
-            continue;
+        let node = match path::resolve(fs, p.as_bytes(), true) {
+            Ok(n) => n,
+            Err(FsError::NotFound(_) | FsError::NotADirectory(_)) => continue,
+            // A damaged filesystem must not look like one without a config.
+            Err(e) => return Err(format!("{p}: {e}")),
         };
         let meta = fs.metadata(node).map_err(|e| format!("{p}: {e}"))?;
         if meta.kind != rsgrub_fs::FileType::Regular {

@@ -254,9 +254,6 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         timeout: Duration::from_secs(timeout),
         keep_fds: keep,
     };
-    if cli.no_sandbox {
-        eprintln!("rsgrub: warning: --no-sandbox: parsing the guest's disk with full privileges");
-    }
     let raw = rsgrub_sandbox::run(&policy, || {
         let outputs = files.as_ref().map(|f| Outputs {
             kernel: &f.kernel.1,

@@ -337,3 +337,26 @@ fn non_utf8_config_still_boots() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.file("kernel"), b"K");
 }
+
+/// libxl's restricted mode: `--runas=UID --quiet` on an image the uid cannot read. The parent
+/// opens it and passes the fd, so it boots; the parser runs as that uid.
+#[test]
+fn runas_boots_an_image_the_uid_cannot_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let g = debian_gpt();
+    fs::set_permissions(&g.disk, fs::Permissions::from_mode(0o600)).unwrap();
+    let r = run_libxl(&g.disk, &["--runas=65534", "--quiet"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(sha256(&r.file("kernel")), sha256(&g.kernel));
+    assert_eq!(sha256(&r.file("ramdisk")), sha256(&g.initrd));
+}
+
+/// --no-sandbox works and says so loudly.
+#[test]
+fn no_sandbox_warns() {
+    let g = debian_gpt();
+    let r = run_libxl(&g.disk, &["-q", "--no-sandbox"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("SANDBOX DISABLED"), "{}", r.stderr);
+    assert_eq!(r.file("kernel"), g.kernel);
+}

@@ -187,7 +187,6 @@ pub fn run_libxl_env(disk: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
         .arg("--output-format=simple0")
         .arg(format!("--output-directory={}", outdir.display()))
         .args(extra)
-        .args(std::env::var("TMP_NOSB").ok().map(|_| "--no-sandbox"))
         .arg(disk)
         .env("TERM", "vt100")
         .envs(env.iter().copied())
