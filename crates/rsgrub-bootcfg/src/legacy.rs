@@ -112,9 +112,10 @@ pub fn legacy_device(dev: &str) -> Option<String> {
     let disk = parts.next()?.trim();
     let valid_disk = disk == "nd"
         || disk == "cd"
-        || ["hd", "fd"]
-            .iter()
-            .any(|p| disk.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())));
+        || ["hd", "fd"].iter().any(|p| {
+            disk.strip_prefix(p)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+        });
     if !valid_disk {
         return None;
     }
@@ -122,7 +123,9 @@ pub fn legacy_device(dev: &str) -> Option<String> {
     let bsd = |s: &str| -> Option<String> {
         let mut ch = s.chars();
         match (ch.next(), ch.next()) {
-            (Some(c @ 'a'..='h'), None) => Some(format!("bsd{}", u32::from(c) - u32::from('a') + 1)),
+            (Some(c @ 'a'..='h'), None) => {
+                Some(format!("bsd{}", u32::from(c) - u32::from('a') + 1))
+            }
             _ => None,
         }
     };
@@ -154,7 +157,8 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn warn(&mut self, line: usize, msg: impl AsRef<str>) {
         if self.warnings.len() < 1000 {
-            self.warnings.push(format!("{}:{line}: {}", self.file, msg.as_ref()));
+            self.warnings
+                .push(format!("{}:{line}: {}", self.file, msg.as_ref()));
         }
     }
 
@@ -165,7 +169,10 @@ impl Parser<'_> {
                 let dev = rest.get(..close).unwrap_or("");
                 let path = rest.get(close + 1..).unwrap_or("").to_string();
                 let device = legacy_device(dev).or_else(|| {
-                    self.warn(line, format!("unrecognised device `({dev})`; kept as written"));
+                    self.warn(
+                        line,
+                        format!("unrecognised device `({dev})`; kept as written"),
+                    );
                     Some(dev.to_string())
                 });
                 return FileRef { device, path };
@@ -348,7 +355,10 @@ pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, 
             match saved.map(|s| (s, usize::try_from(s).unwrap_or(usize::MAX))) {
                 Some((s, i)) if i < n => (i, format!("default saved: entry {s} from {file}")),
                 Some((s, _)) => {
-                    p.warn(line, format!("saved default {s} out of range; using the first entry"));
+                    p.warn(
+                        line,
+                        format!("saved default {s} out of range; using the first entry"),
+                    );
                     (0, format!("saved default {s} out of range: first entry"))
                 }
                 None => {
@@ -362,7 +372,10 @@ pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, 
                 (usize::try_from(d).unwrap_or(0), format!("default {d}"))
             }
             Some(d) => {
-                p.warn(line, format!("default {d} but there are {n} entries; using the first entry"));
+                p.warn(
+                    line,
+                    format!("default {d} but there are {n} entries; using the first entry"),
+                );
                 (0, format!("default {d} out of range: first entry"))
             }
             None => {

@@ -149,7 +149,8 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn warn(&mut self, file: &str, line: usize, msg: impl AsRef<str>) {
         if self.warnings.len() < 1000 {
-            self.warnings.push(format!("{file}:{line}: {}", msg.as_ref()));
+            self.warnings
+                .push(format!("{file}:{line}: {}", msg.as_ref()));
         }
     }
 
@@ -175,7 +176,15 @@ impl Parser<'_> {
     }
 
     /// An entry from a syslinux command line (`kernel args...`).
-    fn entry_from_cmdline(&mut self, title: String, id: Option<String>, cmd: &str, ktype: KType, file: &str, line: usize) -> Entry {
+    fn entry_from_cmdline(
+        &mut self,
+        title: String,
+        id: Option<String>,
+        cmd: &str,
+        ktype: KType,
+        file: &str,
+        line: usize,
+    ) -> Entry {
         let mut e = Entry::new(title);
         e.id = id;
         let mut words = cmd.split([' ', '\t']).filter(|w| !w.is_empty());
@@ -186,7 +195,10 @@ impl Parser<'_> {
         let rest: Vec<&str> = words.collect();
         let lower = kernel.to_ascii_lowercase();
         let base = lower.rsplit('/').next().unwrap_or(&lower).to_string();
-        let ext = base.rsplit_once('.').map(|(_, x)| x.to_string()).unwrap_or_default();
+        let ext = base
+            .rsplit_once('.')
+            .map(|(_, x)| x.to_string())
+            .unwrap_or_default();
         let ktype = match ktype {
             KType::Kernel => match ext.as_str() {
                 "c32" => KType::Com32,
@@ -199,12 +211,13 @@ impl Parser<'_> {
             t => t,
         };
         if base == "mboot.c32" && matches!(ktype, KType::Com32) {
-            let parts: Vec<Vec<&str>> = rest
-                .split(|w| *w == "---")
-                .map(<[&str]>::to_vec)
-                .collect();
+            let parts: Vec<Vec<&str>> = rest.split(|w| *w == "---").map(<[&str]>::to_vec).collect();
             let Some(k) = parts.get(1).and_then(|p| p.first()) else {
-                self.warn(file, line, "mboot.c32 without a kernel part (xen --- kernel --- initrd); not bootable");
+                self.warn(
+                    file,
+                    line,
+                    "mboot.c32 without a kernel part (xen --- kernel --- initrd); not bootable",
+                );
                 e.kind = EntryKind::Other;
                 return e;
             };
@@ -284,7 +297,8 @@ impl Parser<'_> {
             cmd.push_str(i.trim());
         }
         let title = strip_caret(ld.menulabel.as_deref().unwrap_or(&ld.label));
-        let e = self.entry_from_cmdline(title, Some(ld.label.clone()), &cmd, ld.ktype, file, ld.line);
+        let e =
+            self.entry_from_cmdline(title, Some(ld.label.clone()), &cmd, ld.ktype, file, ld.line);
         if ld.menuhide {
             self.labels.push((ld.label, None, e));
             return Ok(());
@@ -349,28 +363,48 @@ impl Parser<'_> {
 
     fn parse_file_at(&mut self, from: &str, line: usize, path: &str) -> Result<(), ParseError> {
         if self.including.iter().any(|p| p == path) {
-            self.warn(from, line, format!("INCLUDE {path}: already being included (loop); skipped"));
+            self.warn(
+                from,
+                line,
+                format!("INCLUDE {path}: already being included (loop); skipped"),
+            );
             return Ok(());
         }
         if self.including.len() >= MAX_INCLUDE_DEPTH {
-            self.warn(from, line, format!("INCLUDE {path}: nested deeper than {MAX_INCLUDE_DEPTH}; skipped"));
+            self.warn(
+                from,
+                line,
+                format!("INCLUDE {path}: nested deeper than {MAX_INCLUDE_DEPTH}; skipped"),
+            );
             return Ok(());
         }
         self.includes += 1;
         if self.includes > MAX_INCLUDES {
-            return Err(ParseError::new(from, line, format!("more than {MAX_INCLUDES} INCLUDEs")));
+            return Err(ParseError::new(
+                from,
+                line,
+                format!("more than {MAX_INCLUDES} INCLUDEs"),
+            ));
         }
         let Some(data) = self.src.read_file(None, path, MAX_CONFIG_BYTES + 1) else {
             self.warn(from, line, format!("INCLUDE {path}: file not found"));
             return Ok(());
         };
         if data.len() > MAX_CONFIG_BYTES {
-            self.warn(from, line, format!("INCLUDE {path}: larger than {MAX_CONFIG_BYTES} bytes; skipped"));
+            self.warn(
+                from,
+                line,
+                format!("INCLUDE {path}: larger than {MAX_CONFIG_BYTES} bytes; skipped"),
+            );
             return Ok(());
         }
         self.bytes += data.len();
         if self.bytes > MAX_TOTAL_BYTES {
-            return Err(ParseError::new(from, line, format!("included files exceed {MAX_TOTAL_BYTES} bytes")));
+            return Err(ParseError::new(
+                from,
+                line,
+                format!("included files exceed {MAX_TOTAL_BYTES} bytes"),
+            ));
         }
         self.parse_text(&data, path)
     }
@@ -380,7 +414,10 @@ impl Parser<'_> {
         let lines: Vec<String> = data
             .split(|&b| b == b'\n')
             .map(|l| {
-                let end = l.iter().position(|&b| b == b'\r' || b == 0).unwrap_or(l.len());
+                let end = l
+                    .iter()
+                    .position(|&b| b == b'\r' || b == 0)
+                    .unwrap_or(l.len());
                 String::from_utf8_lossy(l.get(..end).unwrap_or(l)).into_owned()
             })
             .collect();
@@ -545,7 +582,11 @@ pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, 
     let mut root = std::mem::take(&mut p.root);
 
     let is_menu_module = |cmd: &str| {
-        let first = cmd.split([' ', '\t']).next().unwrap_or("").to_ascii_lowercase();
+        let first = cmd
+            .split([' ', '\t'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let base = first.rsplit('/').next().unwrap_or("").to_string();
         base == "menu.c32" || base == "vesamenu.c32"
     };

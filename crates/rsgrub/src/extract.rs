@@ -48,7 +48,7 @@ pub fn copy_file(
     };
     let extents = fs.extents(node, 0, size).map_err(|e| format!("{p}: {e}"))?;
     let mut done_by_map = false;
-    if let Some(extents) = extents {
+    if let Some(extents) = extents.filter(|_| std::env::var_os("RSGRUB_NO_ZERO_COPY").is_none()) {
         if let Some(n) = copy_mapped(&extents, vol, image, out, out_offset, size) {
             stats.zero_copy = n;
             done_by_map = true;

@@ -42,7 +42,9 @@ use std::rc::Rc;
 
 use super::lexer::{Part, Word};
 use super::parser::{parse_script, Block, Cmd};
-use crate::model::{Entry, EntryKind, FileRef, FileSource, Item, Menu, Module, SearchKind, Submenu};
+use crate::model::{
+    Entry, EntryKind, FileRef, FileSource, Item, Menu, Module, SearchKind, Submenu,
+};
 use crate::text::{decode, dirname};
 use crate::{ConfigKind, ParseError, MAX_CONFIG_BYTES};
 
@@ -296,7 +298,9 @@ impl Env {
     /// A new context holding the exported variables; returns how many were copied.
     fn push_context(&mut self) -> usize {
         let mut visible: HashMap<String, Option<Var>> = HashMap::new();
-        let layers: Vec<&Layer> = std::iter::once(&self.base).chain(self.stack.iter()).collect();
+        let layers: Vec<&Layer> = std::iter::once(&self.base)
+            .chain(self.stack.iter())
+            .collect();
         let from = layers.iter().rposition(|l| l.context).unwrap_or(0);
         for l in layers.iter().skip(from) {
             for (k, v) in &l.vars {
@@ -419,7 +423,14 @@ fn strict_number(s: &str) -> bool {
     let t = s.trim_matches([' ', '\t', '\n', '\r']);
     let (body, octal) = match t.strip_prefix("0x") {
         Some(hex) => return !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()),
-        None => (t, t.len() > 1 && t.starts_with('0') && t.as_bytes().get(1).is_some_and(|c| (b'0'..=b'7').contains(c))),
+        None => (
+            t,
+            t.len() > 1
+                && t.starts_with('0')
+                && t.as_bytes()
+                    .get(1)
+                    .is_some_and(|c| (b'0'..=b'7').contains(c)),
+        ),
     };
     let max = if octal { b'7' } else { b'9' };
     !body.is_empty() && body.bytes().all(|c| (b'0'..=max).contains(&c))
@@ -1271,8 +1282,11 @@ impl<'a> Interp<'a> {
                 self.ok(false)
             }
             "probe" | "hwmatch" | "keystatus" => self.ok(false),
-            "legacy_configfile" | "legacy_source" | "extract_legacy_entries_source"
-            | "extract_legacy_entries_configfile" | "extract_entries_source"
+            "legacy_configfile"
+            | "legacy_source"
+            | "extract_legacy_entries_source"
+            | "extract_legacy_entries_configfile"
+            | "extract_entries_source"
             | "extract_entries_configfile" => {
                 self.warn(format!("`{name}` is not supported yet; ignored"));
                 self.ok(false)
@@ -1559,7 +1573,9 @@ impl<'a> Interp<'a> {
             return self.ok(false);
         };
         let Some(vars) = parse_envblk(&data) else {
-            self.warn(format!("load_env: `{file}` is not a GRUB environment block"));
+            self.warn(format!(
+                "load_env: `{file}` is not a GRUB environment block"
+            ));
             return self.ok(false);
         };
         for (k, v) in vars {
@@ -1691,7 +1707,9 @@ impl<'a> Interp<'a> {
             return Ok(Item::Submenu(Submenu { title, id, items }));
         }
         let fix = |p: Pending| FileRef {
-            device: p.device.or_else(|| p.root.filter(|r| Some(r) != root.as_ref())),
+            device: p
+                .device
+                .or_else(|| p.root.filter(|r| Some(r) != root.as_ref())),
             path: p.path,
         };
         let mut e = Entry::new(title);
@@ -1832,7 +1850,9 @@ impl<'a> Interp<'a> {
             return self.ok(true);
         }
         if self.rec.as_ref().and_then(|r| r.kind) != Some(EntryKind::Multiboot) {
-            self.warn(format!("`{name}` before a multiboot kernel was loaded; ignored"));
+            self.warn(format!(
+                "`{name}` before a multiboot kernel was loaded; ignored"
+            ));
             return self.ok(false);
         }
         let mut it = args.iter().skip_while(|a| a.starts_with("--"));
@@ -1980,7 +2000,14 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let (o, p) = parse_opts(
             SEARCH_OPTS,
-            &s(&["--no-floppy", "--fs-uuid", "--set=root", "--hint", "hd0,msdos1", "U"]),
+            &s(&[
+                "--no-floppy",
+                "--fs-uuid",
+                "--set=root",
+                "--hint",
+                "hd0,msdos1",
+                "U",
+            ]),
         )
         .unwrap();
         assert_eq!(p, ["U"]);
@@ -1999,23 +2026,33 @@ mod tests {
 
     #[test]
     fn envblk() {
-        let mut blk = b"# GRUB Environment Block\nsaved_entry=a\\\\b\\=c\n# comment\nx=1\n".to_vec();
-        blk.extend(std::iter::repeat(b'#').take(100));
+        let mut blk =
+            b"# GRUB Environment Block\nsaved_entry=a\\\\b\\=c\n# comment\nx=1\n".to_vec();
+        blk.extend(std::iter::repeat_n(b'#', 100));
         let v = parse_envblk(&blk).unwrap();
         assert_eq!(
             v,
-            vec![("saved_entry".into(), r"a\b=c".into()), ("x".into(), "1".into())]
+            vec![
+                ("saved_entry".into(), r"a\b=c".into()),
+                ("x".into(), "1".into())
+            ]
         );
         assert!(parse_envblk(b"saved_entry=1\n").is_none());
         // Truncated value: ignored.
-        assert_eq!(parse_envblk(b"# GRUB Environment Block\na=1").unwrap(), vec![]);
+        assert_eq!(
+            parse_envblk(b"# GRUB Environment Block\na=1").unwrap(),
+            vec![]
+        );
     }
 
     #[test]
     fn selectors() {
         assert_eq!(split_selector("a>>b>c"), ("a>b".to_string(), Some("c")));
         assert_eq!(split_selector("abc"), ("abc".to_string(), None));
-        assert_eq!(split_device("(hd0,msdos1)/boot/x"), (Some("hd0,msdos1".into()), "/boot/x".into()));
+        assert_eq!(
+            split_device("(hd0,msdos1)/boot/x"),
+            (Some("hd0,msdos1".into()), "/boot/x".into())
+        );
         assert_eq!(split_device("()/x"), (None, "/x".into()));
         assert_eq!(split_device("/x"), (None, "/x".into()));
     }

@@ -90,7 +90,8 @@ pub struct Token {
     pub end: usize,
 }
 
-struct Lexer<'a> {
+/// The tokenizer.
+pub struct Lexer<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
@@ -264,8 +265,7 @@ impl<'a> Lexer<'a> {
             plain: true,
         };
         let mut run = self.i;
-        loop {
-            let Some(c) = self.peek() else { break };
+        while let Some(c) = self.peek() {
             if ends_word(c) {
                 break;
             }
@@ -302,7 +302,10 @@ impl<'a> Lexer<'a> {
                     w.lit(self.slice(run, self.i));
                     let open_line = self.line;
                     let start = self.i + 1;
-                    let Some(len) = self.b.get(start..).and_then(|r| r.iter().position(|&c| c == b'\''))
+                    let Some(len) = self
+                        .b
+                        .get(start..)
+                        .and_then(|r| r.iter().position(|&c| c == b'\''))
                     else {
                         return Err(self.err(open_line, "unterminated single-quoted string"));
                     };
@@ -346,8 +349,8 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    fn run(mut self) -> Result<Vec<Token>, ParseError> {
-        let mut out = Vec::new();
+    /// The next token (`Tok::Eof` at the end, and again after it).
+    pub fn next_token(&mut self) -> Result<Token, ParseError> {
         loop {
             while matches!(self.peek(), Some(b' ' | b'\t')) {
                 self.i += 1;
@@ -355,13 +358,12 @@ impl<'a> Lexer<'a> {
             let start = self.i;
             let line = self.line;
             let Some(c) = self.peek() else {
-                out.push(Token {
+                return Ok(Token {
                     tok: Tok::Eof,
                     line,
                     start,
                     end: start,
                 });
-                return Ok(out);
             };
             let two = self.peek_at(1);
             let (tok, len) = match c {
@@ -391,17 +393,16 @@ impl<'a> Lexer<'a> {
                 b'}' => (Tok::RBrace, 1),
                 _ => {
                     let w = self.word()?;
-                    out.push(Token {
+                    return Ok(Token {
                         tok: Tok::Word(w),
                         line,
                         start,
                         end: self.i,
                     });
-                    continue;
                 }
             };
             self.i += len;
-            out.push(Token {
+            return Ok(Token {
                 tok,
                 line,
                 start,
@@ -411,16 +412,31 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// Split a whole script into tokens.
-pub fn lex(src: &str, file: &str) -> Result<Vec<Token>, ParseError> {
-    Lexer {
-        s: src,
-        b: src.as_bytes(),
-        i: 0,
-        line: 1,
-        file,
+impl<'a> Lexer<'a> {
+    /// A lexer over a whole script; `file` names it in errors.
+    pub fn new(src: &'a str, file: &'a str) -> Self {
+        Lexer {
+            s: src,
+            b: src.as_bytes(),
+            i: 0,
+            line: 1,
+            file,
+        }
     }
-    .run()
+}
+
+/// Split a whole script into tokens (the parser pulls them one by one instead).
+pub fn lex(src: &str, file: &str) -> Result<Vec<Token>, ParseError> {
+    let mut lx = Lexer::new(src, file);
+    let mut out = Vec::new();
+    loop {
+        let t = lx.next_token()?;
+        let eof = t.tok == Tok::Eof;
+        out.push(t);
+        if eof {
+            return Ok(out);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -475,7 +491,12 @@ mod tests {
     fn comments_only_at_token_start() {
         assert_eq!(
             words("echo a#b # comment\necho c"),
-            vec![vec![lit("echo")], vec![lit("a#b")], vec![lit("echo")], vec![lit("c")]]
+            vec![
+                vec![lit("echo")],
+                vec![lit("a#b")],
+                vec![lit("echo")],
+                vec![lit("c")]
+            ]
         );
     }
 

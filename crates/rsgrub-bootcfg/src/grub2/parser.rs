@@ -18,7 +18,7 @@
 
 use std::rc::Rc;
 
-use super::lexer::{lex, Tok, Token, Word};
+use super::lexer::{Lexer, Tok, Token, Word};
 use crate::ParseError;
 
 /// Deepest nesting of blocks and compound commands accepted.
@@ -29,8 +29,9 @@ pub const MAX_NESTING: usize = 64;
 pub struct Block {
     /// The parsed commands.
     pub cmds: Rc<Vec<Cmd>>,
-    /// The source between the braces, as GRUB stores a menu entry's body.
-    pub text: String,
+    /// Byte range of the source between the braces (what GRUB stores as a menu entry's
+    /// body), in the script text given to [`parse_script`].
+    pub span: std::ops::Range<usize>,
 }
 
 /// A command.
@@ -93,10 +94,9 @@ fn valid_name(s: &str) -> bool {
 }
 
 struct Parser<'a> {
-    toks: Vec<Token>,
-    pos: usize,
+    lx: Lexer<'a>,
+    cur: Token,
     depth: usize,
-    src: &'a str,
     file: &'a str,
 }
 
@@ -117,20 +117,15 @@ fn describe(t: &Tok) -> String {
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> &Tok {
-        self.toks.get(self.pos).map_or(&Tok::Eof, |t| &t.tok)
+        &self.cur.tok
     }
     fn line(&self) -> usize {
-        self.toks
-            .get(self.pos)
-            .or_else(|| self.toks.last())
-            .map_or(0, |t| t.line)
+        self.cur.line
     }
-    fn bump(&mut self) -> Option<Token> {
-        let t = self.toks.get(self.pos).cloned();
-        if t.is_some() {
-            self.pos += 1;
-        }
-        t
+    /// Take the current token and read the next.
+    fn bump(&mut self) -> Result<Token, ParseError> {
+        let next = self.lx.next_token()?;
+        Ok(std::mem::replace(&mut self.cur, next))
     }
     fn err(&self, msg: impl Into<String>) -> ParseError {
         ParseError::new(self.file, self.line(), msg)
@@ -152,19 +147,19 @@ impl<'a> Parser<'a> {
     }
     fn expect_kw(&mut self, kw: &str) -> Result<(), ParseError> {
         if self.at_kw(kw) {
-            self.pos += 1;
+            self.bump()?;
             Ok(())
         } else {
             Err(self.unexpected(&format!("`{kw}`")))
         }
     }
-    fn skip_delims(&mut self) -> bool {
+    fn skip_delims(&mut self) -> Result<bool, ParseError> {
         let mut any = false;
         while matches!(self.peek(), Tok::Newline | Tok::Semi) {
-            self.pos += 1;
+            self.bump()?;
             any = true;
         }
-        any
+        Ok(any)
     }
     fn enter(&mut self) -> Result<(), ParseError> {
         self.depth += 1;
@@ -178,7 +173,7 @@ impl<'a> Parser<'a> {
     fn list(&mut self, terms: &[&str]) -> Result<Vec<Cmd>, ParseError> {
         let mut cmds = Vec::new();
         loop {
-            self.skip_delims();
+            self.skip_delims()?;
             match self.peek() {
                 Tok::Eof | Tok::RBrace => return Ok(cmds),
                 Tok::Word(w) if w.plain_text().is_some_and(|t| terms.contains(&t)) => {
@@ -217,8 +212,9 @@ impl<'a> Parser<'a> {
             if matches!(w.plain_text(), Some("[[" | "]]")) {
                 return Err(self.unexpected(""));
             }
-            words.push(w.clone());
-            self.pos += 1;
+            if let Tok::Word(w) = self.bump()?.tok {
+                words.push(w);
+            }
         }
         let block = if matches!(self.peek(), Tok::LBrace) {
             Some(self.block()?)
@@ -240,17 +236,17 @@ impl<'a> Parser<'a> {
     }
 
     fn block(&mut self) -> Result<Block, ParseError> {
-        let open = self.bump().map_or(0, |t| t.end);
+        let open = self.bump()?.end;
         self.enter()?;
         let cmds = self.list(&[])?;
         if !matches!(self.peek(), Tok::RBrace) {
             return Err(self.unexpected("`}`"));
         }
-        let close = self.bump().map_or(open, |t| t.start);
+        let close = self.bump()?.start;
         self.depth -= 1;
         Ok(Block {
             cmds: Rc::new(cmds),
-            text: self.src.get(open..close).unwrap_or("").to_string(),
+            span: open..close,
         })
     }
 
@@ -263,7 +259,7 @@ impl<'a> Parser<'a> {
     }
 
     fn if_cmd(&mut self) -> Result<Cmd, ParseError> {
-        self.pos += 1;
+        self.bump()?;
         self.enter()?;
         let mut branches = Vec::new();
         let mut otherwise = None;
@@ -273,11 +269,11 @@ impl<'a> Parser<'a> {
             let body = self.list(&["elif", "else", "fi"])?;
             branches.push((cond, body));
             if self.at_kw("elif") {
-                self.pos += 1;
+                self.bump()?;
                 continue;
             }
             if self.at_kw("else") {
-                self.pos += 1;
+                self.bump()?;
                 otherwise = Some(self.list(&["fi"])?);
             }
             self.expect_kw("fi")?;
@@ -291,7 +287,7 @@ impl<'a> Parser<'a> {
     }
 
     fn while_cmd(&mut self, until: bool) -> Result<Cmd, ParseError> {
-        self.pos += 1;
+        self.bump()?;
         self.enter()?;
         let cond = self.cond_list(&["do"])?;
         self.expect_kw("do")?;
@@ -302,7 +298,7 @@ impl<'a> Parser<'a> {
     }
 
     fn for_cmd(&mut self) -> Result<Cmd, ParseError> {
-        self.pos += 1;
+        self.bump()?;
         self.enter()?;
         let var = match self.peek() {
             Tok::Word(w) => w.plain_text().filter(|t| valid_name(t)).map(str::to_string),
@@ -311,14 +307,15 @@ impl<'a> Parser<'a> {
         let Some(var) = var else {
             return Err(self.unexpected("a variable name"));
         };
-        self.pos += 1;
+        self.bump()?;
         self.expect_kw("in")?;
         let mut words = Vec::new();
-        while let Tok::Word(w) = self.peek() {
-            words.push(w.clone());
-            self.pos += 1;
+        while let Tok::Word(_) = self.peek() {
+            if let Tok::Word(w) = self.bump()?.tok {
+                words.push(w);
+            }
         }
-        if !self.skip_delims() {
+        if !self.skip_delims()? {
             return Err(self.unexpected("`;` or end of line"));
         }
         self.expect_kw("do")?;
@@ -329,7 +326,7 @@ impl<'a> Parser<'a> {
     }
 
     fn function(&mut self) -> Result<Cmd, ParseError> {
-        self.pos += 1;
+        self.bump()?;
         let name = match self.peek() {
             Tok::Word(w) => w.plain_text().filter(|t| valid_name(t)).map(str::to_string),
             _ => None,
@@ -337,8 +334,8 @@ impl<'a> Parser<'a> {
         let Some(name) = name else {
             return Err(self.unexpected("a function name"));
         };
-        self.pos += 1;
-        self.skip_delims();
+        self.bump()?;
+        self.skip_delims()?;
         if !matches!(self.peek(), Tok::LBrace) {
             return Err(self.unexpected("`{`"));
         }
@@ -349,12 +346,12 @@ impl<'a> Parser<'a> {
 
 /// Parse a whole script.
 pub fn parse_script(src: &str, file: &str) -> Result<Vec<Cmd>, ParseError> {
-    let toks = lex(src, file)?;
+    let mut lx = Lexer::new(src, file);
+    let cur = lx.next_token()?;
     let mut p = Parser {
-        toks,
-        pos: 0,
+        lx,
+        cur,
         depth: 0,
-        src,
         file,
     };
     let cmds = p.list(&[])?;
@@ -382,7 +379,8 @@ mod tests {
 
     #[test]
     fn compound_commands() {
-        let s = "if a; then b; elif c\nthen d; else e; fi\nwhile x; do y; done\nuntil x\ndo\ny\ndone\n\
+        let s =
+            "if a; then b; elif c\nthen d; else e; fi\nwhile x; do y; done\nuntil x\ndo\ny\ndone\n\
                  for i in 1 2 3; do echo $i; done\nfunction f { g; }\nh() { i }\n";
         let cmds = parse_script(s, "t").unwrap();
         let names: Vec<_> = cmds.iter().map(name).collect();
@@ -416,10 +414,11 @@ mod tests {
 
     #[test]
     fn block_text_and_close_without_semicolon() {
-        let cmds = parse_script("menuentry 'x' { linux /k a }\n", "t").unwrap();
+        let src = "menuentry 'x' { linux /k a }\n";
+        let cmds = parse_script(src, "t").unwrap();
         match &cmds[0] {
             Cmd::Simple { block: Some(b), .. } => {
-                assert_eq!(b.text, " linux /k a ");
+                assert_eq!(&src[b.span.clone()], " linux /k a ");
                 assert_eq!(b.cmds.len(), 1);
             }
             _ => panic!(),

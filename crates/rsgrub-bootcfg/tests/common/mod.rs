@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +13,9 @@ use rsgrub_bootcfg::{Entry, FileRef, FileSource, Item, MapSource, Menu, SearchKi
 
 /// `tests/data/<rel>`.
 pub fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
@@ -57,7 +65,10 @@ pub struct Src {
 
 impl Src {
     pub fn new(map: MapSource) -> Self {
-        Src { map, ..Src::default() }
+        Src {
+            map,
+            ..Src::default()
+        }
     }
     pub fn search(mut self, kind: SearchKind, value: &str, dev: &str) -> Self {
         self.searches.push((kind, value.into(), dev.into()));
@@ -81,17 +92,24 @@ impl FileSource for Src {
 }
 
 pub fn f(path: &str) -> FileRef {
-    FileRef { device: None, path: path.into() }
+    FileRef {
+        device: None,
+        path: path.into(),
+    }
 }
 
 pub fn fd(dev: &str, path: &str) -> FileRef {
-    FileRef { device: Some(dev.into()), path: path.into() }
+    FileRef {
+        device: Some(dev.into()),
+        path: path.into(),
+    }
 }
 
 /// The default entry (panics if there is none).
 pub fn default_entry(m: &Menu) -> &Entry {
     let p = m.default.as_ref().expect("a default");
-    m.entry(p).unwrap_or_else(|| panic!("default path {p:?} is not an entry"))
+    m.entry(p)
+        .unwrap_or_else(|| panic!("default path {p:?} is not an entry"))
 }
 
 /// Titles of a list of items; submenus as `"title/"`.
@@ -117,5 +135,8 @@ pub fn initrds(e: &Entry) -> Vec<String> {
 }
 
 pub fn kernel(e: &Entry) -> String {
-    e.kernel.as_ref().map(ToString::to_string).unwrap_or_default()
+    e.kernel
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
