@@ -13,7 +13,12 @@ pub use rsgrub_io::ReadAt;
 
 pub mod error;
 pub mod ext4;
+pub mod fat;
+pub mod iso9660;
 pub mod path;
+pub mod reiserfs;
+pub mod ufs;
+pub mod walk;
 
 pub use error::{FsError, Result};
 
@@ -131,12 +136,36 @@ pub struct Driver {
     pub open: fn(DynReader) -> Result<Box<dyn Filesystem>>,
 }
 
-/// Every driver, in probe order.
-pub static DRIVERS: &[Driver] = &[Driver {
-    name: "ext2/3/4",
-    probe: ext4::probe,
-    open: ext4::open,
-}];
+/// Every driver, in probe order. Signatures do not overlap (ext: 0xEF53 at 1080; ISO9660:
+/// `CD001` at 32769; FAT: a BPB at 0; UFS: magic at 8192+1372 / 65536+1372; ReiserFS: magic at
+/// 65536+52), so the order only matters for hybrid images: ISO9660 before FAT.
+pub static DRIVERS: &[Driver] = &[
+    Driver {
+        name: "ext2/3/4",
+        probe: ext4::probe,
+        open: ext4::open,
+    },
+    Driver {
+        name: "iso9660",
+        probe: iso9660::probe,
+        open: iso9660::open,
+    },
+    Driver {
+        name: "fat",
+        probe: fat::probe,
+        open: fat::open,
+    },
+    Driver {
+        name: "ufs",
+        probe: ufs::probe,
+        open: ufs::open,
+    },
+    Driver {
+        name: "reiserfs",
+        probe: reiserfs::probe,
+        open: reiserfs::open,
+    },
+];
 
 /// Identify and open the filesystem on a volume.
 ///

@@ -121,7 +121,12 @@ pub fn read_file(fs: &dyn Filesystem, path: &[u8], max: u64) -> Result<Vec<u8>> 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::type_complexity)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::type_complexity
+)]
 mod tests {
     use super::*;
     use crate::{DirEntry, Metadata};

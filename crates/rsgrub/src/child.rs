@@ -155,14 +155,21 @@ fn join_args(a: &str, b: &str) -> String {
 }
 
 /// Pick the entry and the volume its kernel is on.
-fn choose<'m>(req: &Request, guest: &Guest, found: &'m Found) -> Result<(&'m Entry, usize), String> {
+fn choose<'m>(
+    req: &Request,
+    guest: &Guest,
+    found: &'m Found,
+) -> Result<(&'m Entry, usize), String> {
     let mut warnings = Vec::new();
     let path = discover::select(&found.menu, req.entry.as_deref(), &mut warnings)
         .ok_or("no bootable entry in the config")?;
     for w in &warnings {
         warn(w);
     }
-    let entry = found.menu.entry(&path).ok_or("no bootable entry in the config")?;
+    let entry = found
+        .menu
+        .entry(&path)
+        .ok_or("no bootable entry in the config")?;
     let kernel = entry.kernel.as_ref().ok_or("entry has no kernel")?;
     let home = discover::locate(guest, found.volume, entry.root.as_deref(), kernel)
         .ok_or_else(|| format!("entry '{}': kernel {kernel}: no such file", entry.title))?;
@@ -182,9 +189,8 @@ fn boot_entry(
         .ok_or_else(|| format!("{}: kernel {kernel}: no such file", guest.describe(home)))?;
     let mut initrds = Vec::new();
     for i in &e.initrds {
-        let v = discover::locate(guest, kvol, e.root.as_deref(), i).ok_or_else(|| {
-            format!("{}: initrd {i}: no such file", guest.describe(kvol))
-        })?;
+        let v = discover::locate(guest, kvol, e.root.as_deref(), i)
+            .ok_or_else(|| format!("{}: initrd {i}: no such file", guest.describe(kvol)))?;
         initrds.push((v, i));
     }
     let args = e.args.clone();
@@ -222,13 +228,18 @@ fn boot_entry(
                 .map_err(|err| ctx(v, "initrd", f, err))?;
             off = off.checked_add(c.size).ok_or("initrd size overflows")?;
             if idx + 1 < n {
-                off = off.checked_next_multiple_of(4).ok_or("initrd size overflows")?;
+                off = off
+                    .checked_next_multiple_of(4)
+                    .ok_or("initrd size overflows")?;
                 out.ramdisk
                     .set_len(off)
                     .map_err(|e| format!("writing the ramdisk: {e}"))?;
             }
             if req.debug {
-                eprintln!("rsgrub: initrd {f}: {} bytes ({} zero-copy)", c.size, c.zero_copy);
+                eprintln!(
+                    "rsgrub: initrd {f}: {} bytes ({} zero-copy)",
+                    c.size, c.zero_copy
+                );
             }
         }
         rd_size = Some(off);
@@ -254,10 +265,15 @@ pub fn list(menu: &Menu) -> String {
                 .join(" ")
         };
         s.push_str(&format!("title: {}\n", e.title));
-        s.push_str(&format!("  root: {}\n", e.root.as_deref().unwrap_or("None")));
+        s.push_str(&format!(
+            "  root: {}\n",
+            e.root.as_deref().unwrap_or("None")
+        ));
         s.push_str(&format!(
             "  kernel: {}\n",
-            e.kernel.as_ref().map_or("None".to_string(), |k| k.to_string())
+            e.kernel
+                .as_ref()
+                .map_or("None".to_string(), |k| k.to_string())
         ));
         s.push_str(&format!("  args: {}\n", e.args));
         s.push_str(&format!("  initrd: {initrd}\n"));
@@ -306,4 +322,3 @@ fn isconfig(req: &Request, image: &File) -> Result<Reply, String> {
     s.push_str(&format!("  args: {args}\n"));
     Ok(Reply::Text(s))
 }
-

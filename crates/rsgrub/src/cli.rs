@@ -42,7 +42,12 @@ pub struct Cli {
     pub output: Option<String>,
 
     /// Result format.
-    #[arg(long = "output-format", value_enum, default_value = "sxp", value_name = "FORMAT")]
+    #[arg(
+        long = "output-format",
+        value_enum,
+        default_value = "sxp",
+        value_name = "FORMAT"
+    )]
     pub output_format: OutputFormat,
 
     /// Directory for the extracted kernel and ramdisk (must exist; default

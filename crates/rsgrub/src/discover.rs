@@ -104,7 +104,9 @@ pub fn select(menu: &Menu, entry: Option<&str>, warnings: &mut Vec<String>) -> O
                 .map(|(p, _)| p)
         });
         if chosen.is_none() {
-            warnings.push(format!("--entry={spec} matches no entry; booting the default"));
+            warnings.push(format!(
+                "--entry={spec} matches no entry; booting the default"
+            ));
         }
     }
     let chosen = chosen

@@ -42,10 +42,7 @@ pub fn copy_file(
         ));
     }
     let size = meta.size;
-    let mut stats = Copied {
-        size,
-        zero_copy: 0,
-    };
+    let mut stats = Copied { size, zero_copy: 0 };
     let extents = fs.extents(node, 0, size).map_err(|e| format!("{p}: {e}"))?;
     let mut done_by_map = false;
     if let Some(extents) = extents.filter(|_| std::env::var_os("RSGRUB_NO_ZERO_COPY").is_none()) {
@@ -61,7 +58,10 @@ pub fn copy_file(
     let end = out_offset
         .checked_add(size)
         .ok_or_else(|| format!("{p}: size overflows"))?;
-    let cur = out.metadata().map_err(|e| format!("output file: {e}"))?.len();
+    let cur = out
+        .metadata()
+        .map_err(|e| format!("output file: {e}"))?
+        .len();
     if cur < end {
         out.set_len(end)
             .map_err(|e| format!("writing {p} to the output file: {e}"))?;
@@ -82,7 +82,9 @@ fn stream(
     while off < size {
         let want = usize::try_from((size - off).min(buf.len() as u64)).unwrap_or(buf.len());
         let dst = buf.get_mut(..want).ok_or("buffer")?;
-        let n = fs.read_at(node, off, dst).map_err(|e| format!("{p}: {e}"))?;
+        let n = fs
+            .read_at(node, off, dst)
+            .map_err(|e| format!("{p}: {e}"))?;
         if n == 0 {
             return Err(format!("{p}: file ends at {off} of {size} bytes"));
         }

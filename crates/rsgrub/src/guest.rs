@@ -25,7 +25,10 @@ impl Guest {
         let disk = match offset {
             Some(off) => {
                 let size = image.size().checked_sub(off).ok_or_else(|| {
-                    format!("--offset={off} is past the end of the image ({} bytes)", image.size())
+                    format!(
+                        "--offset={off} is past the end of the image ({} bytes)",
+                        image.size()
+                    )
                 })?;
                 let reader = rsgrub_disk::window(&image, off, size).map_err(|e| e.to_string())?;
                 let mut d = rsgrub_disk::whole_disk(reader);

@@ -62,7 +62,11 @@ pub fn format(fmt: OutputFormat, r: &BootResult) -> Result<Vec<u8>, String> {
             Ok(s.into_bytes())
         }
         OutputFormat::Simple | OutputFormat::Simple0 => {
-            let sep = if fmt == OutputFormat::Simple { '\n' } else { '\0' };
+            let sep = if fmt == OutputFormat::Simple {
+                '\n'
+            } else {
+                '\0'
+            };
             let values = [Some(kernel), r.ramdisk.as_deref(), Some(r.args.as_str())];
             if values.iter().flatten().any(|v| v.contains(sep)) {
                 return Err("simple format cannot represent delimiter-containing value".into());
@@ -99,7 +103,10 @@ mod tests {
         assert_eq!(py_repr("it's"), "\"it's\"");
         assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_repr("x\\y\n\t\u{1}\u{7f}"), "'x\\\\y\\n\\t\\x01\\x7f'");
-        assert_eq!(py_repr("(kernel '/etc/passwd')"), "\"(kernel '/etc/passwd')\"");
+        assert_eq!(
+            py_repr("(kernel '/etc/passwd')"),
+            "\"(kernel '/etc/passwd')\""
+        );
         assert_eq!(py_repr("é"), "'é'");
     }
 

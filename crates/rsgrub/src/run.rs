@@ -53,7 +53,10 @@ impl Drop for OutFiles {
 }
 
 fn env_mb(name: &str, default: u64, hard: u64) -> u64 {
-    match std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+    match std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
         Some(v) if v > 0 => v.min(hard),
         _ => default,
     }
@@ -65,7 +68,11 @@ fn random_suffix() -> std::io::Result<String> {
     let mut b = [0u8; 8];
     File::open("/dev/urandom")?.read_exact(&mut b)?;
     Ok(b.iter()
-        .map(|x| *ALPHABET.get(usize::from(*x) % ALPHABET.len()).unwrap_or(&b'x') as char)
+        .map(|x| {
+            *ALPHABET
+                .get(usize::from(*x) % ALPHABET.len())
+                .unwrap_or(&b'x') as char
+        })
         .collect())
 }
 
@@ -103,7 +110,10 @@ fn output_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     match &cli.output_directory {
         Some(d) => {
             if !d.is_dir() {
-                return Err(Failure(format!("{} is not an existing directory", d.display())));
+                return Err(Failure(format!(
+                    "{} is not an existing directory",
+                    d.display()
+                )));
             }
             Ok(std::path::absolute(d)?)
         }
@@ -178,8 +188,16 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             "In order to use --runas, you must also set --entry or -q".into(),
         ));
     }
-    let cap = env_mb("PYGRUB_MAX_FILE_SIZE_MB", DEFAULT_MAX_FILE_MB, HARD_MAX_FILE_MB) << 20;
-    let ram = env_mb("PYGRUB_MAX_RAM_USAGE_MB", DEFAULT_MAX_RAM_MB, DEFAULT_MAX_RAM_MB) << 20;
+    let cap = env_mb(
+        "PYGRUB_MAX_FILE_SIZE_MB",
+        DEFAULT_MAX_FILE_MB,
+        HARD_MAX_FILE_MB,
+    ) << 20;
+    let ram = env_mb(
+        "PYGRUB_MAX_RAM_USAGE_MB",
+        DEFAULT_MAX_RAM_MB,
+        DEFAULT_MAX_RAM_MB,
+    ) << 20;
 
     let mode = if cli.isconfig {
         Mode::IsConfig

@@ -1,5 +1,10 @@
 //! End to end: guest disks built with the real tools, booted with libxl's exact arguments.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod common;
 
 use common::*;
@@ -48,7 +53,11 @@ fn debian_gpt() -> Guest {
 fn assert_clean_failure(r: &Run, needle: &str) {
     assert_eq!(r.status, 1, "stderr: {}", r.stderr);
     let last = r.stderr.lines().last().unwrap_or("");
-    assert!(last.starts_with("rsgrub: RuntimeError: "), "stderr: {}", r.stderr);
+    assert!(
+        last.starts_with("rsgrub: RuntimeError: "),
+        "stderr: {}",
+        r.stderr
+    );
     assert!(
         last.contains(needle),
         "error should mention {needle:?}: {}",
@@ -67,7 +76,10 @@ fn debian_gpt_ext4_boots_like_grub() {
     assert_eq!(sha256(&r.file("kernel")), sha256(&g.kernel));
     assert_eq!(sha256(&r.file("ramdisk")), sha256(&g.initrd));
     // GRUB joins the linux command's words with single spaces.
-    assert_eq!(r.get("args"), Some(format!("root=UUID={UUID} ro quiet").as_str()));
+    assert_eq!(
+        r.get("args"),
+        Some(format!("root=UUID={UUID} ro quiet").as_str())
+    );
     assert_eq!(r.left.len(), 2, "{:?}", r.left);
     // Output is exactly libxl's simple0: three items and a terminating empty item.
     assert!(r.output.ends_with(b"\0\0"));
@@ -92,16 +104,30 @@ fn entry_selection_and_args() {
         )],
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert_eq!(r.get("args"), Some(format!("root=UUID={UUID} ro single").as_str()));
+    assert_eq!(
+        r.get("args"),
+        Some(format!("root=UUID={UUID} ro single").as_str())
+    );
     // By id.
-    let r = run_libxl(&g.disk, &[&format!("--entry=gnulinux-{KVER}-recovery-{UUID}")]);
-    assert_eq!(r.get("args"), Some(format!("root=UUID={UUID} ro single").as_str()));
+    let r = run_libxl(
+        &g.disk,
+        &[&format!("--entry=gnulinux-{KVER}-recovery-{UUID}")],
+    );
+    assert_eq!(
+        r.get("args"),
+        Some(format!("root=UUID={UUID} ro single").as_str())
+    );
     // By title anywhere (PyGrub's flattened list).
     let r = run_libxl(
         &g.disk,
-        &[&format!("--entry=Debian GNU/Linux, with Linux {KVER} (recovery mode)")],
+        &[&format!(
+            "--entry=Debian GNU/Linux, with Linux {KVER} (recovery mode)"
+        )],
     );
-    assert_eq!(r.get("args"), Some(format!("root=UUID={UUID} ro single").as_str()));
+    assert_eq!(
+        r.get("args"),
+        Some(format!("root=UUID={UUID} ro single").as_str())
+    );
     // By number; with --args appended after a space.
     let r = run_libxl(&g.disk, &["--entry=0", "--args=console=hvc0"]);
     assert_eq!(
@@ -112,17 +138,28 @@ fn entry_selection_and_args() {
     let r = run_libxl(&g.disk, &["--entry=nonexistent"]);
     assert_eq!(r.status, 0);
     assert!(r.stderr.contains("matches no entry"), "{}", r.stderr);
-    assert_eq!(r.get("args"), Some(format!("root=UUID={UUID} ro quiet").as_str()));
+    assert_eq!(
+        r.get("args"),
+        Some(format!("root=UUID={UUID} ro quiet").as_str())
+    );
 }
 
 #[test]
 fn kernel_option_skips_config_and_follows_symlink() {
     let g = debian_gpt();
-    let r = run_libxl(&g.disk, &["-q", "--kernel=/vmlinuz", "--args=root=/dev/xvda2"]);
+    let r = run_libxl(
+        &g.disk,
+        &["-q", "--kernel=/vmlinuz", "--args=root=/dev/xvda2"],
+    );
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.file("kernel"), g.kernel);
     assert_eq!(r.get("ramdisk"), None);
-    assert_eq!(r.left.len(), 1, "no ramdisk → no ramdisk file: {:?}", r.left);
+    assert_eq!(
+        r.left.len(),
+        1,
+        "no ramdisk → no ramdisk file: {:?}",
+        r.left
+    );
     assert_eq!(r.get("args"), Some("root=/dev/xvda2"));
 }
 
@@ -162,7 +199,10 @@ fn list_and_not_really_and_formats() {
         sxp.starts_with(&format!("linux (kernel '{}/boot_kernel.", dir.display())),
         "{sxp}"
     );
-    assert!(sxp.ends_with(&format!("(args 'root=UUID={UUID} ro quiet')")), "{sxp}");
+    assert!(
+        sxp.ends_with(&format!("(args 'root=UUID={UUID} ro quiet')")),
+        "{sxp}"
+    );
 }
 
 #[test]
@@ -209,7 +249,10 @@ fn separate_boot_partition_mbr_active_first() {
     mbr_disk(
         &disk,
         32,
-        &[(8, Some(&decoyimg), "83", false), (16, Some(&bootimg), "83", true)],
+        &[
+            (8, Some(&decoyimg), "83", false),
+            (16, Some(&bootimg), "83", true),
+        ],
     );
     let r = run_libxl(&disk, &["-q"]);
     assert_eq!(r.status, 0, "{}", r.stderr);

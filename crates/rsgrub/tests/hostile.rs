@@ -1,5 +1,10 @@
 //! Hostile images: each gives a one-line error, exit status 1, no files left, no panic.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod common;
 
 use common::*;
@@ -10,7 +15,11 @@ use std::path::{Path, PathBuf};
 fn assert_clean_failure(r: &Run, needle: &str) {
     assert_eq!(r.status, 1, "stderr: {}", r.stderr);
     let last = r.stderr.lines().last().unwrap_or("");
-    assert!(last.starts_with("rsgrub: RuntimeError: "), "stderr: {}", r.stderr);
+    assert!(
+        last.starts_with("rsgrub: RuntimeError: "),
+        "stderr: {}",
+        r.stderr
+    );
     assert!(
         last.to_lowercase().contains(&needle.to_lowercase()),
         "error should mention {needle:?}: {}",
@@ -67,7 +76,11 @@ fn crc32(b: &[u8]) -> u32 {
     for &x in b {
         c ^= u32::from(x);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -108,7 +121,11 @@ fn partition_past_end_of_image() {
         .unwrap();
     let r = run_libxl(&disk, &["-q"]);
     assert_eq!(r.status, 1);
-    assert!(r.stderr.to_lowercase().contains("past the end"), "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("past the end"),
+        "{}",
+        r.stderr
+    );
     assert!(r.left.is_empty());
 }
 

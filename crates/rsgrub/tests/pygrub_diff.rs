@@ -1,6 +1,11 @@
 //! Differential tests against Debian's PyGrub (xen-utils-4.17). Where PyGrub is right, rsgrub's
 //! files and args match it; where PyGrub is wrong, rsgrub follows GRUB and the test says why.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod common;
 
 use common::*;
@@ -29,11 +34,17 @@ fn pygrub(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
         .arg(disk)
         .output()
         .unwrap();
-    assert!(o.status.success(), "pygrub: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "pygrub: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let items = parse_simple(&fs::read(&out).unwrap(), 0);
     let get = |k: &str| items.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let kernel = fs::read(get("kernel").unwrap()).unwrap();
-    let ramdisk = get("ramdisk").map(|p| fs::read(p).unwrap()).unwrap_or_default();
+    let ramdisk = get("ramdisk")
+        .map(|p| fs::read(p).unwrap())
+        .unwrap_or_default();
     (kernel, ramdisk, get("args").unwrap_or_default())
 }
 
@@ -47,7 +58,11 @@ fn ours(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
     } else {
         Vec::new()
     };
-    (r.file("kernel"), ramdisk, r.get("args").unwrap_or("").to_string())
+    (
+        r.file("kernel"),
+        ramdisk,
+        r.get("args").unwrap_or("").to_string(),
+    )
 }
 
 /// PyGrub keeps the config's whitespace in args; GRUB passes words joined by one space.
@@ -67,7 +82,10 @@ fn gpt_guest(cfg: &str, extra_files: &[(&str, &[u8])]) -> Img {
         &root,
         &[
             (&format!("boot/vmlinuz-{KVER}"), &pseudo_random(2 << 20, 11)),
-            (&format!("boot/initrd.img-{KVER}"), &pseudo_random(3 << 20, 12)),
+            (
+                &format!("boot/initrd.img-{KVER}"),
+                &pseudo_random(3 << 20, 12),
+            ),
             ("boot/vmlinuz-old", &pseudo_random(1 << 20, 13)),
             ("boot/grub/grub.cfg", cfg.as_bytes()),
         ],
@@ -145,6 +163,12 @@ fn default_by_submenu_path_follows_grub_not_pygrub() {
     let g = gpt_guest(&cfg, &[]);
     let (_, _, pa) = pygrub(&g.disk, &[]);
     let (_, _, a) = ours(&g.disk, &[]);
-    assert!(words(&pa).ends_with("ro quiet"), "PyGrub booted the first entry: {pa}");
-    assert!(a.ends_with("ro single"), "rsgrub boots the recovery entry: {a}");
+    assert!(
+        words(&pa).ends_with("ro quiet"),
+        "PyGrub booted the first entry: {pa}"
+    );
+    assert!(
+        a.ends_with("ro single"),
+        "rsgrub boots the recovery entry: {a}"
+    );
 }

@@ -1,6 +1,12 @@
 //! Test helpers: build guest disks with the real tools and run the rsgrub binary the way
 //! libxl does.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -110,7 +116,12 @@ pub fn mbr_disk(disk: &Path, disk_mb: u64, parts: &[(u64, Option<&Path>, &str, b
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
     copy_into_partitions(disk, parts.iter().map(|(_, p, _, _)| *p).collect());
 }
@@ -123,7 +134,11 @@ pub fn partition_starts(disk: &Path) -> Vec<u64> {
         .filter(|l| l.contains(": start="))
         .map(|l| {
             let s = l.split("start=").nth(1).unwrap();
-            let n: String = s.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
+            let n: String = s
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             n.parse::<u64>().unwrap() * 512
         })
         .collect()
@@ -163,10 +178,17 @@ pub struct Run {
 
 impl Run {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.items.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.items
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn file(&self, key: &str) -> Vec<u8> {
-        fs::read(self.get(key).unwrap_or_else(|| panic!("no {key} in {:?}", self.items))).unwrap()
+        fs::read(
+            self.get(key)
+                .unwrap_or_else(|| panic!("no {key} in {:?}", self.items)),
+        )
+        .unwrap()
     }
 }
 
@@ -194,7 +216,10 @@ pub fn run_libxl_env(disk: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
         .unwrap();
     let output = fs::read(&outfile).unwrap();
     let items = parse_simple(&output, 0);
-    let mut left: Vec<PathBuf> = fs::read_dir(&outdir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut left: Vec<PathBuf> = fs::read_dir(&outdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     left.sort();
     Run {
         _tmp: tmp,
