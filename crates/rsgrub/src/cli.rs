@@ -95,3 +95,47 @@ pub struct Cli {
     #[arg(value_name = "IMAGE")]
     pub image: PathBuf,
 }
+
+/// `rsgrub inspect|ls|cat`: see what rsgrub sees on a disk (sandboxed like the boot path).
+#[derive(Debug, Parser)]
+#[command(
+    name = "rsgrub",
+    version,
+    about = "Inspect a guest disk as rsgrub sees it"
+)]
+pub struct ToolCli {
+    /// What to do.
+    #[command(subcommand)]
+    pub cmd: Tool,
+    /// Parse in-process, without the sandbox (debugging only).
+    #[arg(long = "no-sandbox", global = true, action = ArgAction::SetTrue)]
+    pub no_sandbox: bool,
+}
+
+/// Operator tools.
+#[derive(Debug, clap::Subcommand)]
+pub enum Tool {
+    /// Volumes, filesystems, configs, the entry tree, the default and why, and whether each
+    /// entry's files exist.
+    Inspect {
+        /// Machine-readable output (schema `rsgrub-inspect/1`, docs/inspect-schema.md).
+        #[arg(long = "json", action = ArgAction::SetTrue)]
+        json: bool,
+        /// The guest's disk image.
+        image: PathBuf,
+    },
+    /// List a directory: `[VOLUME:]PATH` or `(hd0,gpt2)/PATH`.
+    Ls {
+        /// The guest's disk image.
+        image: PathBuf,
+        /// Path, optionally with a volume index or GRUB device.
+        path: String,
+    },
+    /// Print a file: `[VOLUME:]PATH` or `(hd0,gpt2)/PATH`.
+    Cat {
+        /// The guest's disk image.
+        image: PathBuf,
+        /// Path, optionally with a volume index or GRUB device.
+        path: String,
+    },
+}

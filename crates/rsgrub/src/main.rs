@@ -12,12 +12,22 @@ mod guest;
 mod output;
 mod protocol;
 mod run;
+mod tools;
 
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
-    match run::run(&cli) {
+    let first = std::env::args_os().nth(1);
+    let tool = first
+        .as_ref()
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| matches!(a, "inspect" | "ls" | "cat"));
+    let result = if tool {
+        run::run_tool(&cli::ToolCli::parse())
+    } else {
+        run::run(&cli::Cli::parse())
+    };
+    match result {
         Ok(()) => {}
         Err(run::Failure(msg)) => {
             // XAPI reports the text after "RuntimeError: " from PyGrub's stderr.

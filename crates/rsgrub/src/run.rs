@@ -322,3 +322,63 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         }
     }
 }
+
+/// `rsgrub inspect|ls|cat`.
+pub fn run_tool(cli: &crate::cli::ToolCli) -> Result<(), Failure> {
+    use crate::cli::Tool;
+    let image_path = match &cli.cmd {
+        Tool::Inspect { image, .. } | Tool::Ls { image, .. } | Tool::Cat { image, .. } => image,
+    };
+    let image = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_o_cloexec())
+        .open(image_path)
+        .map_err(|e| Failure(format!("cannot open {}: {e}", image_path.display())))?;
+    let cap = env_mb(
+        "PYGRUB_MAX_FILE_SIZE_MB",
+        DEFAULT_MAX_FILE_MB,
+        HARD_MAX_FILE_MB,
+    ) << 20;
+    let ram = env_mb(
+        "PYGRUB_MAX_RAM_USAGE_MB",
+        DEFAULT_MAX_RAM_MB,
+        DEFAULT_MAX_RAM_MB,
+    ) << 20;
+    let policy = Policy {
+        enabled: !cli.no_sandbox,
+        runas: None,
+        max_file_size: cap,
+        max_memory: ram,
+        timeout: Duration::from_secs(120),
+        keep_fds: vec![0, 1, 2, image.as_raw_fd()],
+    };
+    let raw = rsgrub_sandbox::run(&policy, || {
+        let reader: rsgrub_io::DynReader = std::sync::Arc::new(
+            rsgrub_io::FileReader::new(image).map_err(|e| format!("image: {e}"))?,
+        );
+        let guest = crate::guest::Guest::open(reader, None)?;
+        let text = match &cli.cmd {
+            Tool::Inspect { json: true, .. } => {
+                let mut s = serde_json::to_string_pretty(&crate::tools::inspect_json(&guest))
+                    .map_err(|e| e.to_string())?;
+                s.push('\n');
+                s
+            }
+            Tool::Inspect { .. } => crate::tools::inspect_text(&guest),
+            Tool::Ls { path, .. } => crate::tools::ls(&guest, path)?,
+            Tool::Cat { path, .. } => {
+                crate::tools::cat(&guest, path, cap)?;
+                String::new()
+            }
+        };
+        Ok(Reply::Text(text).encode())
+    })
+    .map_err(|e| Failure(e.to_string()))?;
+    match Reply::decode(&raw)? {
+        Reply::Text(t) => {
+            std::io::stdout().write_all(t.as_bytes())?;
+            Ok(())
+        }
+        Reply::Boot { .. } => Err(Failure("unexpected reply from the parser process".into())),
+    }
+}

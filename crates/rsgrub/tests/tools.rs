@@ -1,0 +1,101 @@
+//! `rsgrub inspect|ls|cat` on a disk built with the real tools.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod common;
+
+use common::*;
+
+const UUID: &str = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+
+fn disk() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let k = pseudo_random(1 << 20, 77);
+    let cfg = debian_grub_cfg(UUID, "6.1", "/boot");
+    populate(
+        &root,
+        &[
+            ("boot/vmlinuz-6.1", &k),
+            ("boot/grub/grub.cfg", cfg.as_bytes()),
+        ],
+    );
+    let img = tmp.path().join("root.img");
+    mkfs_ext("ext4", &root, &img, 16, &["-U", UUID, "-L", "rootfs"]);
+    let d = tmp.path().join("disk.img");
+    gpt_disk(&d, 24, &[(1, None, "ef02"), (16, Some(&img), "8300")]);
+    (tmp, d, k)
+}
+
+#[test]
+fn inspect_json_reports_volumes_configs_and_missing_files() {
+    let (_t, d, _) = disk();
+    let o = rsgrub()
+        .args(["inspect", "--json"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["schema"], "rsgrub-inspect/1");
+    assert_eq!(j["boot_volume"], 1);
+    let v = &j["volumes"][1];
+    assert_eq!(v["device"], "hd0,gpt2");
+    assert_eq!(v["filesystem"]["uuid"], UUID);
+    assert_eq!(v["filesystem"]["label"], "rootfs");
+    assert!(j["volumes"][0]["filesystem"]["error"].is_string());
+    let c = &v["filesystem"]["config"];
+    assert_eq!(c["path"], "/boot/grub/grub.cfg");
+    assert_eq!(c["default"], "0");
+    let first = &c["items"][0];
+    assert_eq!(first["title"], "Debian GNU/Linux");
+    assert_eq!(first["kernel"]["exists"], true);
+    // The initrd named by the config is not on the disk: inspect says so.
+    assert_eq!(first["initrds"][0]["exists"], false);
+    assert_eq!(c["items"][1]["type"], "submenu");
+    assert_eq!(c["items"][1]["items"][1]["path"], "1>1");
+
+    let o = rsgrub().arg("inspect").arg(&d).output().unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("volume 1 (hd0,gpt2) [boots]"), "{text}");
+    assert!(text.contains("(MISSING)"), "{text}");
+}
+
+#[test]
+fn ls_and_cat_with_device_names_and_indices() {
+    let (_t, d, k) = disk();
+    let o = rsgrub()
+        .arg("ls")
+        .arg(&d)
+        .arg("(hd0,gpt2)/boot")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("d "), "{text}");
+    assert!(
+        text.contains(&format!("{:>12} vmlinuz-6.1", k.len())),
+        "{text}"
+    );
+    let o = rsgrub()
+        .arg("cat")
+        .arg(&d)
+        .arg("1:/boot/vmlinuz-6.1")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(o.stdout, k);
+    let o = rsgrub()
+        .arg("cat")
+        .arg(&d)
+        .arg("/boot/vmlinuz-6.1")
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, k);
+    let o = rsgrub().arg("cat").arg(&d).arg("/nope").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nope"));
+}
