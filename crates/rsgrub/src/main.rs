@@ -22,17 +22,27 @@ fn main() {
         .as_ref()
         .and_then(|a| a.to_str())
         .is_some_and(|a| matches!(a, "inspect" | "ls" | "cat"));
-    let result = if tool {
-        run::run_tool(&cli::ToolCli::parse())
+    // XAPI shows the text after a line beginning "RuntimeError: " (PyGrub's traceback tail):
+    // speak that way when run as `pygrub` or with XAPI's `--output-format=simple`.
+    let invoked_as_pygrub = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| n == "pygrub");
+    let (result, xapi) = if tool {
+        (run::run_tool(&cli::ToolCli::parse()), false)
     } else {
-        run::run(&cli::Cli::parse())
+        let cli = cli::Cli::parse();
+        let xapi = invoked_as_pygrub || cli.output_format == cli::OutputFormat::Simple;
+        (run::run(&cli), xapi)
     };
-    match result {
-        Ok(()) => {}
-        Err(run::Failure(msg)) => {
-            // XAPI reports the text after "RuntimeError: " from PyGrub's stderr.
-            eprintln!("rsgrub: RuntimeError: {msg}");
-            std::process::exit(1);
+    if let Err(run::Failure(msg)) = result {
+        let msg = msg.replace(['\n', '\r'], " ");
+        if xapi {
+            eprintln!("RuntimeError: {msg}");
+        } else {
+            eprintln!("rsgrub: error: {msg}");
         }
+        std::process::exit(1);
     }
 }

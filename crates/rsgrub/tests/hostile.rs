@@ -15,11 +15,7 @@ use std::path::{Path, PathBuf};
 fn assert_clean_failure(r: &Run, needle: &str) {
     assert_eq!(r.status, 1, "stderr: {}", r.stderr);
     let last = r.stderr.lines().last().unwrap_or("");
-    assert!(
-        last.starts_with("rsgrub: RuntimeError: "),
-        "stderr: {}",
-        r.stderr
-    );
+    assert!(last.starts_with("rsgrub: error: "), "stderr: {}", r.stderr);
     assert!(
         last.to_lowercase().contains(&needle.to_lowercase()),
         "error should mention {needle:?}: {}",
@@ -229,4 +225,31 @@ fn empty_and_garbage_images() {
     let p = tmp.path().join("garbage.img");
     fs::write(&p, pseudo_random(1 << 20, 42)).unwrap();
     assert_clean_failure(&run_libxl(&p, &["-q"]), "no known filesystem");
+}
+
+/// XAPI (`--output-format=simple`) reads the line beginning `RuntimeError: `.
+#[test]
+fn xapi_sees_runtime_error_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("garbage.img");
+    fs::write(&p, pseudo_random(1 << 20, 43)).unwrap();
+    let o = rsgrub()
+        .args(["-q", "--output-format=simple"])
+        .arg(format!("--output-directory={}", tmp.path().display()))
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("RuntimeError: Unable to find partition containing kernel"),
+        "{err}"
+    );
+    assert!(last.contains("whole disk: no known filesystem"), "{err}");
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "only the image is left"
+    );
 }
