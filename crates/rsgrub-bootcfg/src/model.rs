@@ -164,7 +164,9 @@ pub struct Menu {
     /// Top-level items.
     pub items: Vec<Item>,
     /// Path of indices (top level, then into submenus) of the default entry, as the config's
-    /// own semantics chose it; `None` if it names nothing (callers then use the first entry).
+    /// own semantics chose it. When the config's default names nothing (out of range, unknown
+    /// title), the parsers warn and give the first entry, as the boot loaders do; `None` only
+    /// for a menu without entries.
     pub default: Option<Vec<usize>>,
     /// Why that default was chosen (`"default=2"`, `"saved_entry from grubenv"`...).
     pub default_reason: String,

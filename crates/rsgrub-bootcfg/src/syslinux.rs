@@ -548,9 +548,15 @@ impl Parser<'_> {
     }
 }
 
+/// C's `atoi` for the non-negative values syslinux uses: no digits is 0; too many
+/// saturate.
 fn leading_int(s: &str) -> u64 {
     let d: String = s.chars().take_while(char::is_ascii_digit).collect();
-    d.parse().unwrap_or(u64::MAX)
+    if d.is_empty() {
+        0
+    } else {
+        d.parse().unwrap_or(u64::MAX)
+    }
 }
 
 /// Parse a syslinux config. See [`crate::parse_syslinux`].
@@ -691,5 +697,8 @@ mod tests {
         assert_eq!(looking_at("lab", "label"), None);
         assert_eq!(looking_at("Menu\tLabel", "menu"), Some("\tLabel"));
         assert_eq!(strip_caret("^Install ^x"), "Install x");
+        assert_eq!(leading_int("30 x"), 30);
+        assert_eq!(leading_int("abc"), 0);
+        assert_eq!(leading_int("99999999999999999999999"), u64::MAX);
     }
 }

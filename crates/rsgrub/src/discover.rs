@@ -91,7 +91,7 @@ pub fn find_config(guest: &Guest, v: usize, debug: bool) -> Result<Option<Found>
 }
 
 /// Choose the entry to boot: `--entry` if given (a number, title, id or `>` path; also any
-/// entry's exact title anywhere in the tree, as PyGrub's flattened list allowed), else the
+/// entry's exact title or id anywhere in the tree, as PyGrub's flattened list allowed), else the
 /// config's default. A default that cannot boot as a PV kernel (a Xen hypervisor entry)
 /// falls back to the first entry that can, with a warning.
 pub fn select(menu: &Menu, entry: Option<&str>, warnings: &mut Vec<String>) -> Option<Vec<usize>> {
@@ -100,7 +100,7 @@ pub fn select(menu: &Menu, entry: Option<&str>, warnings: &mut Vec<String>) -> O
         chosen = menu.find(spec).or_else(|| {
             menu.entries()
                 .into_iter()
-                .find(|(_, e)| e.title == spec)
+                .find(|(_, e)| e.title == spec || e.id.as_deref() == Some(spec))
                 .map(|(p, _)| p)
         });
         if chosen.is_none() {

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::lexer::{Part, Word};
-use super::parser::{parse_script, Block, Cmd};
+use super::parser::{Block, Cmd, Script};
 use crate::model::{
     Entry, EntryKind, FileRef, FileSource, Item, Menu, Module, SearchKind, Submenu,
 };
@@ -1431,9 +1431,9 @@ impl<'a> Interp<'a> {
         Ok(data)
     }
 
-    /// Read and parse a script file for `source`/`configfile`/`normal`; problems are
-    /// warnings (`None`).
-    fn load_script(&mut self, what: &str, file: &str) -> R<Option<Vec<Cmd>>> {
+    /// Read a script file for `source`/`configfile`/`normal`, as GRUB's reader sees it;
+    /// problems are warnings (`None`).
+    fn load_script(&mut self, what: &str, file: &str) -> R<Option<String>> {
         if self.file_depth >= MAX_FILE_DEPTH {
             self.warn(format!(
                 "{what} `{file}`: files nested deeper than {MAX_FILE_DEPTH}; skipped"
@@ -1451,13 +1451,36 @@ impl<'a> Interp<'a> {
             ));
             return Ok(None);
         }
-        match parse_script(&drop_hash_lines(&decode(&data)), file) {
-            Ok(c) => Ok(Some(c)),
-            Err(e) => {
-                self.warn(format!("{what} `{file}`: {e}; file skipped"));
-                Ok(None)
+        Ok(Some(drop_hash_lines(&decode(&data))))
+    }
+
+    /// Run a script command by command. A syntax error ends it and is returned apart from
+    /// the flow (the caller decides whether it is fatal); limits are errors.
+    fn exec_script(&mut self, text: &str, file: &str) -> R<(Flow, Option<ParseError>)> {
+        let mut script = match Script::new(text, file) {
+            Ok(s) => s,
+            Err(e) => return Ok((Flow::Normal, Some(e))),
+        };
+        loop {
+            let cmd = match script.next_command() {
+                Ok(Some(c)) => c,
+                Ok(None) => return Ok((Flow::Normal, None)),
+                Err(e) => return Ok((Flow::Normal, Some(e))),
+            };
+            let flow = self.exec(&cmd)?;
+            if flow != Flow::Normal {
+                return Ok((flow, None));
             }
         }
+    }
+
+    /// [`Self::exec_script`] for an included file: a syntax error is a warning.
+    fn exec_file(&mut self, what: &str, text: &str, file: &str) -> R<Flow> {
+        let (flow, err) = self.exec_script(text, file)?;
+        if let Some(e) = err {
+            self.warn(format!("{what} `{file}`: {e}; rest of the file skipped"));
+        }
+        Ok(flow)
     }
 
     fn set_config_vars(&mut self, file: &str) {
@@ -1469,7 +1492,7 @@ impl<'a> Interp<'a> {
         let Some(file) = args.first() else {
             return self.ok(false);
         };
-        let Some(cmds) = self.load_script("source", file)? else {
+        let Some(text) = self.load_script("source", file)? else {
             return self.ok(false);
         };
         self.enter()?;
@@ -1478,7 +1501,7 @@ impl<'a> Interp<'a> {
         let old_dir = self.env.value("config_directory").map(str::to_string);
         self.set_config_vars(file);
         let (saved_name, saved_line) = (std::mem::replace(&mut self.file, file.clone()), self.line);
-        let flow = self.exec_list(&cmds)?;
+        let flow = self.exec_file("source", &text, file)?;
         self.file = saved_name;
         self.line = saved_line;
         for (n, v) in [("config_file", old_file), ("config_directory", old_dir)] {
@@ -1496,7 +1519,7 @@ impl<'a> Interp<'a> {
         let Some(file) = args.first() else {
             return self.ok(false);
         };
-        let Some(cmds) = self.load_script("configfile", file)? else {
+        let Some(text) = self.load_script("configfile", file)? else {
             return self.ok(false);
         };
         self.enter()?;
@@ -1508,7 +1531,7 @@ impl<'a> Interp<'a> {
         self.menus.push(Frame::default());
         let rec = self.rec.take();
         let (saved_name, saved_line) = (std::mem::replace(&mut self.file, file.clone()), self.line);
-        let flow = self.exec_list(&cmds)?;
+        let flow = self.exec_file("configfile", &text, file)?;
         self.file = saved_name;
         self.line = saved_line;
         let settings = Settings::capture(&self.env);
@@ -1540,15 +1563,13 @@ impl<'a> Interp<'a> {
 
     fn eval(&mut self, args: &[String]) -> R<Flow> {
         let script = args.join(" ");
-        let cmds = match parse_script(&script, &self.file) {
-            Ok(c) => c,
-            Err(e) => {
-                self.warn(format!("eval: {}", e.msg));
-                return self.ok(false);
-            }
-        };
         self.enter()?;
-        let flow = self.exec_list(&cmds)?;
+        let file = self.file.clone();
+        let (flow, err) = self.exec_script(&script, &file)?;
+        if let Some(e) = err {
+            self.warn(format!("eval: {}", e.msg));
+            self.status = 1;
+        }
         self.leave();
         Ok(flow)
     }
@@ -1882,10 +1903,15 @@ impl<'a> Interp<'a> {
 
     // ----- the whole script -----
 
-    /// Run a parsed `grub.cfg` and build its menu.
-    pub(crate) fn run(mut self, cmds: &[Cmd]) -> R<Menu> {
+    /// Run a `grub.cfg` (as [`crate::text::decode`]d, `#` lines blanked) and build its menu.
+    /// A syntax error anywhere in it is an error.
+    pub(crate) fn run(mut self, text: &str) -> R<Menu> {
         self.menus.push(Frame::default());
-        let flow = self.exec_list(cmds)?;
+        let file = self.file.clone();
+        let (flow, err) = self.exec_script(text, &file)?;
+        if let Some(e) = err {
+            return Err(e);
+        }
         if flow == Flow::Exit {
             self.warn("`exit`: GRUB would leave the boot loader here; menu kept as built so far");
         }
@@ -2028,7 +2054,7 @@ mod tests {
     fn envblk() {
         let mut blk =
             b"# GRUB Environment Block\nsaved_entry=a\\\\b\\=c\n# comment\nx=1\n".to_vec();
-        blk.extend(std::iter::repeat_n(b'#', 100));
+        blk.extend_from_slice(&[b'#'; 100]);
         let v = parse_envblk(&blk).unwrap();
         assert_eq!(
             v,

@@ -342,8 +342,11 @@ impl<'a> Lexer<'a> {
             }
         }
         w.lit(self.slice(run, self.i));
+        let mut parts = w.parts;
+        // Exact-size storage: a script's words are most of its memory.
+        parts.shrink_to_fit();
         Ok(Word {
-            parts: w.parts,
+            parts,
             plain: w.plain,
             line,
         })

@@ -3,10 +3,11 @@
 //! a config, recording the menu it builds.
 //!
 //! The input is read as GRUB's config reader does (`normal/main.c`): carriage returns
-//! dropped, a NUL ends its line, lines whose first character is `#` skipped. A syntax error
-//! anywhere in the main file is a [`ParseError`] with its line (GRUB itself would skip just
-//! that command); in a `source`d or `configfile`d file it is a warning and the file is
-//! skipped. The default entry is chosen from `$default` at the end as `normal/menu.c` does;
+//! dropped, a NUL ends its line, lines whose first character is `#` skipped; and, as GRUB
+//! does, each top-level command is parsed and run before the next is read (so only one
+//! top-level command's syntax tree is in memory). A syntax error anywhere in the main file
+//! is a [`ParseError`] with its line (GRUB itself would skip just that command); in a
+//! `source`d or `configfile`d file it is a warning and the rest of that file is skipped. The default entry is chosen from `$default` at the end as `normal/menu.c` does;
 //! see [`interp`] for the semantics followed and the limits.
 
 pub mod interp;
@@ -25,6 +26,5 @@ use crate::ParseError;
 pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, ParseError> {
     check_size(text, path)?;
     let script = interp::drop_hash_lines(&decode(text));
-    let cmds = parser::parse_script(&script, path)?;
-    interp::Interp::new(src, path).run(&cmds)
+    interp::Interp::new(src, path).run(&script)
 }

@@ -175,10 +175,8 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_delims()?;
             match self.peek() {
-                Tok::Eof | Tok::RBrace => return Ok(cmds),
-                Tok::Word(w) if w.plain_text().is_some_and(|t| terms.contains(&t)) => {
-                    return Ok(cmds)
-                }
+                Tok::Eof | Tok::RBrace => break,
+                Tok::Word(w) if w.plain_text().is_some_and(|t| terms.contains(&t)) => break,
                 _ => {}
             }
             cmds.push(self.command()?);
@@ -187,6 +185,8 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.unexpected("`;` or end of line")),
             }
         }
+        cmds.shrink_to_fit();
+        Ok(cmds)
     }
 
     fn command(&mut self) -> Result<Cmd, ParseError> {
@@ -216,6 +216,7 @@ impl<'a> Parser<'a> {
                 words.push(w);
             }
         }
+        words.shrink_to_fit();
         let block = if matches!(self.peek(), Tok::LBrace) {
             Some(self.block()?)
         } else {
@@ -344,19 +345,47 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// A script read one top-level command at a time, as GRUB's config reader does: a command
+/// is parsed when the previous one has run, so only one top-level command's tree is held.
+pub struct Script<'a> {
+    p: Parser<'a>,
+}
+
+impl<'a> Script<'a> {
+    /// Start reading `src`; `file` names it in errors.
+    pub fn new(src: &'a str, file: &'a str) -> Result<Self, ParseError> {
+        let mut lx = Lexer::new(src, file);
+        let cur = lx.next_token()?;
+        Ok(Script {
+            p: Parser {
+                lx,
+                cur,
+                depth: 0,
+                file,
+            },
+        })
+    }
+
+    /// The next top-level command; `None` at the end of the script.
+    pub fn next_command(&mut self) -> Result<Option<Cmd>, ParseError> {
+        self.p.skip_delims()?;
+        if matches!(self.p.peek(), Tok::Eof) {
+            return Ok(None);
+        }
+        let c = self.p.command()?;
+        match self.p.peek() {
+            Tok::Newline | Tok::Semi | Tok::Eof => Ok(Some(c)),
+            _ => Err(self.p.unexpected("`;` or end of line")),
+        }
+    }
+}
+
 /// Parse a whole script.
 pub fn parse_script(src: &str, file: &str) -> Result<Vec<Cmd>, ParseError> {
-    let mut lx = Lexer::new(src, file);
-    let cur = lx.next_token()?;
-    let mut p = Parser {
-        lx,
-        cur,
-        depth: 0,
-        file,
-    };
-    let cmds = p.list(&[])?;
-    if !matches!(p.peek(), Tok::Eof) {
-        return Err(p.unexpected(""));
+    let mut script = Script::new(src, file)?;
+    let mut cmds = Vec::new();
+    while let Some(c) = script.next_command()? {
+        cmds.push(c);
     }
     Ok(cmds)
 }
