@@ -280,15 +280,58 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         child::run(&req, image, outputs).map(|r| r.encode())
     })
     .map_err(|e| Failure(e.to_string()))?;
-    let reply = Reply::decode(&raw)?;
+    let done = finish(mode, &raw, files.as_ref(), cli.output_format, cap)?;
+    match done {
+        Finished::Text(t) => std::io::stdout().write_all(t.as_bytes())?,
+        Finished::Output { bytes, ramdisk } => {
+            out.write_all(&bytes)?;
+            out.flush()?;
+            if let Some(f) = files.as_mut() {
+                f.keep_kernel = true;
+                f.keep_ramdisk = ramdisk;
+            }
+        }
+    }
+    Ok(())
+}
 
-    match reply {
+/// What the parent does with a checked reply.
+#[derive(Debug, PartialEq, Eq)]
+enum Finished {
+    /// Print this (already stripped of control characters) on stdout.
+    Text(String),
+    /// Write these bytes to the toolstack's output; keep the ramdisk file or not.
+    Output { bytes: Vec<u8>, ramdisk: bool },
+}
+
+/// Remove terminal control characters a guest may have put in titles or paths.
+fn printable(t: &str) -> String {
+    t.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Decode and check the child's reply, whatever bytes it holds, and build what the toolstack
+/// reads. The paths in it are only ever the parent's own files.
+fn finish(
+    mode: Mode,
+    raw: &[u8],
+    files: Option<&OutFiles>,
+    fmt: crate::cli::OutputFormat,
+    cap: u64,
+) -> Result<Finished, Failure> {
+    match Reply::decode(raw)? {
         Reply::Text(t) => {
             if mode != Mode::List && mode != Mode::IsConfig {
                 return Err(Failure("unexpected reply from the parser process".into()));
             }
-            std::io::stdout().write_all(t.as_bytes())?;
-            Ok(())
+            Ok(Finished::Text(printable(&t)))
         }
         Reply::Boot {
             kernel_size,
@@ -298,8 +341,11 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
             if mode != Mode::Boot && mode != Mode::NotReally {
                 return Err(Failure("unexpected reply from the parser process".into()));
             }
-            check_boot(files.as_ref(), kernel_size, ramdisk_size, &args, cap)?;
-            let (kernel, ramdisk) = match &files {
+            if mode == Mode::Boot && files.is_none() {
+                return Err(Failure("no output files".into()));
+            }
+            check_boot(files, kernel_size, ramdisk_size, &args, cap)?;
+            let (kernel, ramdisk) = match files {
                 Some(f) => (
                     Some(f.kernel.0.to_string_lossy().into_owned()),
                     ramdisk_size.map(|_| f.ramdisk.0.to_string_lossy().into_owned()),
@@ -311,14 +357,11 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
                 ramdisk,
                 args,
             };
-            let bytes = output::format(cli.output_format, &result).map_err(Failure)?;
-            out.write_all(&bytes)?;
-            out.flush()?;
-            if let Some(f) = files.as_mut() {
-                f.keep_kernel = true;
-                f.keep_ramdisk = ramdisk_size.is_some();
-            }
-            Ok(())
+            let bytes = output::format(fmt, &result).map_err(Failure)?;
+            Ok(Finished::Output {
+                bytes,
+                ramdisk: ramdisk_size.is_some(),
+            })
         }
     }
 }
@@ -376,9 +419,110 @@ pub fn run_tool(cli: &crate::cli::ToolCli) -> Result<(), Failure> {
     .map_err(|e| Failure(e.to_string()))?;
     match Reply::decode(&raw)? {
         Reply::Text(t) => {
-            std::io::stdout().write_all(t.as_bytes())?;
+            // `cat` writes raw bytes itself; inspect/ls text is made printable.
+            std::io::stdout().write_all(printable(&t).as_bytes())?;
             Ok(())
         }
         Reply::Boot { .. } => Err(Failure("unexpected reply from the parser process".into())),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::cli::OutputFormat;
+
+    fn files(dir: &Path, kernel: &[u8], ramdisk: &[u8]) -> OutFiles {
+        let k = create_exclusive(dir, "boot_kernel.").unwrap();
+        let r = create_exclusive(dir, "boot_ramdisk.").unwrap();
+        std::fs::write(&k.0, kernel).unwrap();
+        std::fs::write(&r.0, ramdisk).unwrap();
+        OutFiles {
+            kernel: k,
+            ramdisk: r,
+            keep_kernel: false,
+            keep_ramdisk: false,
+        }
+    }
+
+    /// A fully compromised child controls only the reply bytes: whatever they are, the output
+    /// names the parent's own files or nothing (XSA-198).
+    #[test]
+    fn hostile_replies_cannot_name_other_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = files(tmp.path(), b"KERNEL", b"");
+        let kpath = f.kernel.0.to_string_lossy().into_owned();
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut accepted = 0;
+        for i in 0..20_000u32 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Mostly well-formed boot replies with hostile args, some random noise.
+            let raw = if i % 4 == 0 {
+                seed.to_le_bytes().repeat((i % 5) as usize)
+            } else {
+                let args = match i % 3 {
+                    0 => "ro\0kernel /etc/shadow".to_string(),
+                    1 => "(kernel '/etc/shadow')".to_string(),
+                    _ => format!("root=/dev/xvda{}", seed % 7),
+                };
+                Reply::Boot {
+                    kernel_size: if i % 7 == 0 { seed % 10 } else { 6 },
+                    ramdisk_size: if i % 11 == 0 { Some(0) } else { None },
+                    args,
+                }
+                .encode()
+            };
+            for fmt in [OutputFormat::Sxp, OutputFormat::Simple0] {
+                if let Ok(Finished::Output { bytes, .. }) =
+                    finish(Mode::Boot, &raw, Some(&f), fmt, 1 << 20)
+                {
+                    accepted += 1;
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    // The only path in the output is ours (args are not paths to libxl).
+                    let items: Vec<&str> = text.split(['\0']).collect();
+                    if fmt == OutputFormat::Simple0 {
+                        assert_eq!(items[0], format!("kernel {kpath}"));
+                        assert!(!items.iter().any(|l| l.starts_with("ramdisk ")
+                            && !l.ends_with(&*f.ramdisk.0.to_string_lossy())));
+                        assert_eq!(items.iter().filter(|l| l.starts_with("kernel ")).count(), 1);
+                    } else {
+                        assert!(
+                            text.starts_with(&format!("linux (kernel '{kpath}')")),
+                            "{text}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(accepted > 0, "well-formed replies must be accepted");
+        // A reply that lies about the kernel size is refused.
+        let lie = Reply::Boot {
+            kernel_size: 7,
+            ramdisk_size: None,
+            args: String::new(),
+        }
+        .encode();
+        assert!(finish(Mode::Boot, &lie, Some(&f), OutputFormat::Sxp, 1 << 20).is_err());
+        // Text where a boot result is expected is refused.
+        let t = Reply::Text("kernel /etc/shadow".into()).encode();
+        assert!(finish(Mode::Boot, &t, Some(&f), OutputFormat::Sxp, 1 << 20).is_err());
+        // Over Xen's command-line limit.
+        let long = Reply::Boot {
+            kernel_size: 6,
+            ramdisk_size: None,
+            args: "a".repeat(MAX_ARGS + 1),
+        }
+        .encode();
+        assert!(finish(Mode::Boot, &long, Some(&f), OutputFormat::Sxp, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn listing_text_is_made_printable() {
+        let raw = Reply::Text("title: \u{1b}[2Jevil\n".into()).encode();
+        let out = finish(Mode::List, &raw, None, OutputFormat::Sxp, 0).unwrap();
+        assert_eq!(out, Finished::Text("title: ?[2Jevil\n".into()));
     }
 }

@@ -399,3 +399,40 @@ fn no_sandbox_warns() {
     assert!(r.stderr.contains("SANDBOX DISABLED"), "{}", r.stderr);
     assert_eq!(r.file("kernel"), g.kernel);
 }
+
+/// Run by an unprivileged user (no root, no --runas): the sandbox falls back to a user
+/// namespace, the boot still works, and what could not be raised is said, not hidden.
+#[test]
+fn unprivileged_user_boots_with_a_weaker_sandbox_and_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let g = debian_gpt();
+    let dir = g.disk.parent().unwrap().to_path_buf();
+    let out = dir.join("out-nobody");
+    fs::create_dir(&out).unwrap();
+    for p in [&dir, &out] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    fs::set_permissions(&g.disk, fs::Permissions::from_mode(0o644)).unwrap();
+    let result = dir.join("result-nobody");
+    fs::write(&result, b"").unwrap();
+    fs::set_permissions(&result, fs::Permissions::from_mode(0o666)).unwrap();
+    let o = std::process::Command::new(tool("setpriv"))
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_rsgrub"))
+        .arg("-q")
+        .arg(format!("--output={}", result.display()))
+        .arg("--output-format=simple0")
+        .arg(format!("--output-directory={}", out.display()))
+        .arg(&g.disk)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: sandbox"),
+        "weakened walls must be reported: {err}"
+    );
+    let items = parse_simple(&fs::read(&result).unwrap(), 0);
+    let k = &items.iter().find(|(k, _)| k == "kernel").unwrap().1;
+    assert_eq!(sha256(&fs::read(k).unwrap()), sha256(&g.kernel));
+}
