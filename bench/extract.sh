@@ -27,6 +27,7 @@ CAT="cat $w/root/boot/vmlinuz > $w/cat/k; cat $w/root/boot/initrd.img > $w/cat/i
 CLEAN="sh -c 'rm -f $w/out/* $w/cat/*'"
 hyperfine -N --warmup 3 --runs "$RUNS" --prepare "$CLEAN" --export-json "$w/h.json" \
     -n rsgrub "$RS" -n rsgrub-no-zero-copy "env RSGRUB_NO_ZERO_COPY=1 $RS" \
+    -n rsgrub-no-sandbox "$RS --no-sandbox" \
     -n pygrub "$PG" -n cat "sh -c '$CAT'" >/dev/null
 rm -f "$w/out/"*
 rss=$(/usr/bin/time -f %M $RS 2>&1 >/dev/null | tail -1)
@@ -36,7 +37,9 @@ r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 rs, pg, cat = r["rsgrub"], r["pygrub"], r["cat"]
 print(f"payload: {sys.argv[3]} MB kernel + {sys.argv[4]} MB initrd from ext4")
 nz = r["rsgrub-no-zero-copy"]
+ns = r["rsgrub-no-sandbox"]
 print(f"rsgrub {rs*1000:8.1f} ms   (pread/write path {nz*1000:.1f} ms)   pygrub {pg*1000:8.1f} ms   cat {cat*1000:8.1f} ms")
+print(f"sandbox cost = {(rs-ns)*1000:+.1f} ms (target <= 5 ms; rsgrub --no-sandbox {ns*1000:.1f} ms)")
 print(f"rsgrub/cat = {rs/cat:.2f} (target <= 1.5)   pygrub/rsgrub = {pg/rs:.2f} (target >= 3)")
 print(f"rsgrub peak RSS (parent, /usr/bin/time) = {int(sys.argv[2])/1024:.1f} MiB (target <= 16)")
 PY
