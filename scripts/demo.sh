@@ -35,7 +35,7 @@ submenu 'Advanced options for Debian GNU/Linux' {
 CFG
 mkfs.ext4 -q -F -U "$uuid" -L rootfs -d "$work/root" "$work/rootfs.img" 64M
 truncate -s 80M "$work/disk.img"
-sgdisk -q -n1:0:+1M -t1:ef02 -n2:0:+64M -t2:8300 "$work/disk.img" >/dev/null
+sgdisk -n1:0:+1M -t1:ef02 -n2:0:+64M -t2:8300 "$work/disk.img" >/dev/null
 start=$(sgdisk -i2 "$work/disk.img" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
 dd if="$work/rootfs.img" of="$work/disk.img" bs=512 seek="$start" conv=notrunc,sparse status=none
 : > "$work/result"
