@@ -7,7 +7,7 @@
 //! backup (with a warning); both bad is [`DiskError::BadTable`].
 //!
 //! Logical sector size 512 or 4096 is detected by looking for `"EFI PART"` at LBA 1 for both.
-use crate::{mbr::MbrTable, window, Disk, DiskError, DynReader, Result, TableKind, Volume};
+use crate::{mbr::MbrTable, window, Disk, DiskError, DynReader, Result, Scheme, TableKind, Volume};
 use rsgrub_io::le;
 
 /// Header signature.
@@ -444,17 +444,19 @@ fn build(image: &DynReader, found: Found) -> Disk {
                 o.number, o.name
             ));
         }
-        volumes.push(Volume {
+        let mut v = Volume::partition(
+            Scheme::Gpt,
             name,
-            number: n,
+            n,
             start,
             size,
-            part_type: guid_to_string(&e.type_guid),
-            part_uuid: Some(guid_to_string(&e.unique_guid)),
-            part_label: (!e.name.is_empty()).then_some(e.name),
-            active: false,
+            guid_to_string(&e.type_guid),
+            false,
             reader,
-        });
+        );
+        v.part_uuid = Some(guid_to_string(&e.unique_guid));
+        v.part_label = (!e.name.is_empty()).then_some(e.name);
+        volumes.push(v);
     }
     if volumes.is_empty() {
         let mut disk = crate::whole_disk(image.clone());
@@ -466,5 +468,6 @@ fn build(image: &DynReader, found: Found) -> Disk {
         table: TableKind::Gpt,
         volumes,
         warnings,
+        hybrid_iso: false,
     }
 }

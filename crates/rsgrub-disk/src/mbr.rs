@@ -6,7 +6,7 @@
 //! Problems with single partitions become [`Disk::warnings`]; the rest of the table still works.
 //!
 //! Sectors are 512 bytes (as in PyGrub and GRUB on an image file).
-use crate::{window, Disk, DynReader, Result, TableKind, Volume};
+use crate::{window, Disk, DynReader, Result, Scheme, TableKind, Volume};
 use rsgrub_io::le;
 
 /// Bytes per MBR sector.
@@ -96,7 +96,8 @@ pub fn entries(s: &[u8; 512]) -> [MbrEntry; 4] {
     entries
 }
 
-fn has_signature(s: &[u8; 512]) -> bool {
+/// Whether a sector ends in the `0x55AA` signature.
+pub fn has_signature(s: &[u8; 512]) -> bool {
     s.get(510..512) == Some(&[0x55, 0xAA][..])
 }
 
@@ -253,17 +254,16 @@ impl Builder<'_> {
             end,
             name: name.clone(),
         });
-        self.volumes.push(Volume {
+        self.volumes.push(Volume::partition(
+            Scheme::Msdos,
             name,
             number,
-            start: bstart,
-            size: bsize,
-            part_type: format!("0x{:02x}", e.kind),
-            part_uuid: None,
-            part_label: None,
+            bstart,
+            bsize,
+            format!("0x{:02x}", e.kind),
             active,
             reader,
-        });
+        ));
         true
     }
 
@@ -439,5 +439,6 @@ pub fn scan(image: &DynReader, table: &MbrTable) -> Result<Disk> {
         table: TableKind::Mbr,
         volumes: b.volumes,
         warnings: b.warnings,
+        hybrid_iso: false,
     })
 }

@@ -473,3 +473,45 @@ fn random_corruption_of_mbr_and_ebrs_never_panics() {
         }
     }
 }
+
+#[test]
+fn sfdisk_logicals_with_ext4_boot_in_msdos6() {
+    let img = sfdisk_image(
+        "ext4-msdos6",
+        64 << 20,
+        "label: dos\nstart=2048, size=8192, type=83\nstart=10240, type=5\n\
+         start=12288, size=8192, type=82\nstart=22528, size=40960, type=83\n\
+         start=65536, size=8192, type=83\n",
+    );
+    let fs = ext4_image(
+        "boot-ext4",
+        20 << 20,
+        "boot",
+        &[(
+            "grub/grub.cfg",
+            b"menuentry x { linux /vmlinuz }\n".to_vec(),
+        )],
+    );
+    let parts = sfdisk_parts(&img);
+    let p6 = parts.iter().find(|p| p.number == 6).unwrap();
+    dd_into(&img, fs.path(), p6.start * 512);
+    let disk = scan(img.reader()).unwrap();
+    assert!(disk.warnings.is_empty(), "{:?}", disk.warnings);
+    let names: Vec<&str> = disk.volumes.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["msdos1", "msdos5", "msdos6", "msdos7"]);
+    let v = &disk.volumes[2];
+    assert_eq!((v.start, v.size), (p6.start * 512, p6.size * 512));
+    assert_eq!(v.device_names(), ["hd0,msdos6"]);
+    assert_eq!(v.scheme, rsgrub_disk::Scheme::Msdos);
+    assert_eq!(
+        ext4_magic_and_label(&v.reader),
+        (0xEF53, "boot".to_string())
+    );
+    assert_eq!(disk.find_device("(hd0,6)"), Some(2));
+    assert_eq!(disk.find_device("xvda,msdos6"), Some(2));
+    assert_eq!(disk.find_device("hd1,msdos6"), None);
+    assert_eq!(
+        v.reader.physical_range(1024, 1024),
+        Some(p6.start * 512 + 1024)
+    );
+}

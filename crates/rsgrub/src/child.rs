@@ -63,7 +63,9 @@ pub fn run(req: &Request, image: File, out: Option<Outputs<'_>>) -> Result<Reply
     }
     let file_reader =
         Arc::new(rsgrub_io::FileReader::new(image).map_err(|e| format!("image: {e}"))?);
-    let reader: rsgrub_io::DynReader = file_reader.clone();
+    // raw, qcow2 or VHD by magic; physical_range still maps into the image file.
+    let reader =
+        rsgrub_disk::image::open(file_reader.clone(), None).map_err(|e| format!("image: {e}"))?;
     let image = file_reader.file();
     let guest = Guest::open(reader, req.offset)?;
     for w in &guest.warnings {

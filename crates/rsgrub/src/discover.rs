@@ -29,18 +29,19 @@ pub fn parse(
     path: &str,
     src: &mut dyn bootcfg::FileSource,
 ) -> Result<Menu, String> {
-    let r = match kind {
-        ConfigKind::Grub2 => bootcfg::parse_grub2(text, path, src),
-        ConfigKind::GrubLegacy => bootcfg::parse_legacy(text, path, src),
-        ConfigKind::Syslinux => bootcfg::parse_syslinux(text, path, src),
-    };
-    r.map_err(|e| e.to_string())
+    bootcfg::parse_config(kind, text, path, src).map_err(|e| e.to_string())
 }
 
 /// Guess a config's language from its file name (for `--isconfig`).
 pub fn kind_for_name(name: &str) -> ConfigKind {
     let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
-    if base == "menu.lst" || base == "grub.conf" {
+    if base == "lilo.conf" {
+        ConfigKind::Lilo
+    } else if base == "boot.cfg" {
+        ConfigKind::NetBsd
+    } else if base == "loader.conf" {
+        ConfigKind::Bls
+    } else if base == "menu.lst" || base == "grub.conf" {
         ConfigKind::GrubLegacy
     } else if base.ends_with("linux.conf") || base.ends_with("linux.cfg") || base == "syslinux.cfg"
     {
@@ -55,17 +56,71 @@ pub struct Found {
     /// Volume index.
     pub volume: usize,
     /// Config path on it.
-    pub path: &'static str,
+    pub path: String,
     /// Parsed menu.
     pub menu: Menu,
+}
+
+/// Where EFI system partitions keep GRUB's config (`/EFI/<vendor>/grub.cfg`), on the ESP itself
+/// or mounted at /boot/efi.
+const EFI_DIRS: &[&str] = &["/EFI", "/boot/efi/EFI"];
+/// Most vendor directories looked at under an EFI directory.
+const MAX_EFI_VENDORS: usize = 64;
+
+/// Every config path to try on volume `v`, in order: PyGrub's list first (so what PyGrub
+/// finds, rsgrub finds), then the ESP's `EFI/*/grub.cfg` (vendors sorted by name, `BOOT` last).
+pub fn candidates(guest: &Guest, v: usize) -> Vec<(String, ConfigKind)> {
+    let mut out: Vec<(String, ConfigKind)> = CONFIG_PATHS
+        .iter()
+        .map(|&(p, k)| (p.to_string(), k))
+        .collect();
+    let mut src = GuestFiles { guest, home: v };
+    for dir in EFI_DIRS {
+        let Some(mut vendors) = bootcfg::FileSource::list_dir(&mut src, None, dir) else {
+            continue;
+        };
+        vendors.sort_by_key(|n| (n.eq_ignore_ascii_case("boot"), n.to_ascii_lowercase()));
+        for name in vendors.into_iter().take(MAX_EFI_VENDORS) {
+            out.push((format!("{dir}/{name}/grub.cfg"), ConfigKind::Grub2));
+        }
+    }
+    // systemd-boot / BLS Type #1 (on an ESP or /boot), NetBSD, then LILO after the others.
+    for p in ["/loader/loader.conf", "/boot/loader/loader.conf", "/boot/efi/loader/loader.conf"] {
+        out.push((p.to_string(), ConfigKind::Bls));
+    }
+    out.push(("/boot.cfg".to_string(), ConfigKind::NetBsd));
+    out.push(("/etc/lilo.conf".to_string(), ConfigKind::Lilo));
+    out
+}
+
+/// systemd-boot needs no loader.conf: an entries directory next to where it would be is enough.
+fn bls_without_loader_conf(guest: &Guest, v: usize, p: &str, kind: ConfigKind) -> bool {
+    if kind != ConfigKind::Bls {
+        return false;
+    }
+    let dir = p.trim_end_matches("loader.conf");
+    let mut src = GuestFiles { guest, home: v };
+    bootcfg::FileSource::is_dir(&mut src, None, &format!("{dir}entries"))
 }
 
 /// Find and parse the config on volume `v`. `Ok(None)` when it has none.
 pub fn find_config(guest: &Guest, v: usize, debug: bool) -> Result<Option<Found>, String> {
     let fs = guest.fs(v)?;
-    for &(p, kind) in CONFIG_PATHS {
+    for (p, kind) in candidates(guest, v) {
         let node = match path::resolve(fs, p.as_bytes(), true) {
             Ok(n) => n,
+            Err(FsError::NotFound(_)) if bls_without_loader_conf(guest, v, &p, kind) => {
+                let mut src = GuestFiles { guest, home: v };
+                let menu = parse(kind, b"", &p, &mut src).map_err(|e| format!("{p}: {e}"))?;
+                if menu.items.is_empty() {
+                    continue;
+                }
+                return Ok(Some(Found {
+                    volume: v,
+                    path: p,
+                    menu,
+                }));
+            }
             Err(FsError::NotFound(_) | FsError::NotADirectory(_)) => continue,
             // A damaged filesystem must not look like one without a config.
             Err(e) => return Err(format!("{p}: {e}")),
@@ -80,7 +135,7 @@ pub fn find_config(guest: &Guest, v: usize, debug: bool) -> Result<Option<Found>
         let text = path::read_file(fs, p.as_bytes(), bootcfg::MAX_CONFIG_BYTES as u64)
             .map_err(|e| format!("{p}: {e}"))?;
         let mut src = GuestFiles { guest, home: v };
-        let menu = parse(kind, &text, p, &mut src).map_err(|e| format!("{p}: {e}"))?;
+        let menu = parse(kind, &text, &p, &mut src).map_err(|e| format!("{p}: {e}"))?;
         return Ok(Some(Found {
             volume: v,
             path: p,

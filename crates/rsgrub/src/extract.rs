@@ -44,15 +44,34 @@ pub fn copy_file(
     let size = meta.size;
     let mut stats = Copied { size, zero_copy: 0 };
     let extents = fs.extents(node, 0, size).map_err(|e| format!("{p}: {e}"))?;
-    let mut done_by_map = false;
-    if let Some(extents) = extents.filter(|_| std::env::var_os("RSGRUB_NO_ZERO_COPY").is_none()) {
-        if let Some(n) = copy_mapped(&extents, vol, image, out, out_offset, size) {
-            stats.zero_copy = n;
-            done_by_map = true;
+    let plan = extents
+        .filter(|_| std::env::var_os("RSGRUB_NO_ZERO_COPY").is_none())
+        .and_then(|e| plan_copy(&e, vol, size));
+    match plan {
+        Some(plan) => {
+            for piece in plan {
+                match piece {
+                    Piece::Phys {
+                        file_offset,
+                        phys,
+                        len,
+                    } => {
+                        let off_out = out_offset
+                            .checked_add(file_offset)
+                            .ok_or_else(|| format!("{p}: offset overflows"))?;
+                        if copy_range(image, phys, out, off_out, len) {
+                            stats.zero_copy += len;
+                        } else {
+                            stream(fs, node, p, out, out_offset, file_offset, len)?;
+                        }
+                    }
+                    Piece::Read { file_offset, len } => {
+                        stream(fs, node, p, out, out_offset, file_offset, len)?
+                    }
+                }
+            }
         }
-    }
-    if !done_by_map {
-        stream(fs, node, p, out, out_offset, size)?;
+        None => stream(fs, node, p, out, out_offset, 0, size)?,
     }
     // Trailing holes: make the file as long as the guest file.
     let end = out_offset
@@ -69,24 +88,29 @@ pub fn copy_file(
     Ok(stats)
 }
 
+/// Copy file bytes `[from, from+len)` through a buffer to `out` at `out_offset + from`.
 fn stream(
     fs: &dyn Filesystem,
     node: u64,
     p: &str,
     out: &File,
     out_offset: u64,
-    size: u64,
+    from: u64,
+    len: u64,
 ) -> Result<(), String> {
-    let mut buf = vec![0u8; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK)).max(1)];
-    let mut off = 0u64;
-    while off < size {
-        let want = usize::try_from((size - off).min(buf.len() as u64)).unwrap_or(buf.len());
+    let mut buf = vec![0u8; CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)).max(1)];
+    let end = from
+        .checked_add(len)
+        .ok_or_else(|| format!("{p}: size overflows"))?;
+    let mut off = from;
+    while off < end {
+        let want = usize::try_from((end - off).min(buf.len() as u64)).unwrap_or(buf.len());
         let dst = buf.get_mut(..want).ok_or("buffer")?;
         let n = fs
             .read_at(node, off, dst)
             .map_err(|e| format!("{p}: {e}"))?;
         if n == 0 {
-            return Err(format!("{p}: file ends at {off} of {size} bytes"));
+            return Err(format!("{p}: file ends at {off} of {end} bytes"));
         }
         let src = buf.get(..n).ok_or("buffer")?;
         out.write_all_at(src, out_offset + off)
@@ -96,18 +120,74 @@ fn stream(
     Ok(())
 }
 
-/// Try the zero-copy path; `None` (nothing or partial work to redo) if any range is not
-/// plainly mapped or the kernel refuses `copy_file_range`.
-fn copy_mapped(
-    extents: &[Extent],
-    vol: &Volume,
-    image: &File,
-    out: &File,
-    out_offset: u64,
-    size: u64,
-) -> Option<u64> {
-    // Validate the whole map first: it must cover [0, size) in order, each range physical.
-    let mut plan = Vec::with_capacity(extents.len());
+/// One step of a copy plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    /// Bytes stored plainly at `phys` in the image file.
+    Phys {
+        file_offset: u64,
+        phys: u64,
+        len: u64,
+    },
+    /// Bytes that must go through the filesystem (compressed clusters, ...).
+    Read { file_offset: u64, len: u64 },
+}
+
+/// Granule used when a whole extent does not map to one physical range (qcow2 clusters, VHD
+/// blocks, LV segments): the extent is retried in pieces of this size.
+const SPLIT: u64 = 64 * 1024;
+/// Most pieces in a plan (beyond it, the plain read path is as good).
+const MAX_PIECES: usize = 1 << 16;
+
+/// Map the file's extents to image-file ranges. `None` when the extents do not cover the file
+/// in order (then everything is read through the filesystem). Holes are skipped: the output
+/// file is new, so they read back as zeros.
+fn plan_copy(extents: &[Extent], vol: &Volume, size: u64) -> Option<Vec<Piece>> {
+    let mut plan: Vec<Piece> = Vec::new();
+    let push = |piece: Piece, plan: &mut Vec<Piece>| {
+        // Merge with the previous piece when contiguous in both file and image.
+        if let (
+            Some(last),
+            Piece::Phys {
+                file_offset,
+                phys,
+                len,
+            },
+        ) = (plan.last_mut(), piece)
+        {
+            if let Piece::Phys {
+                file_offset: lf,
+                phys: lp,
+                len: ll,
+            } = *last
+            {
+                if lf + ll == file_offset && lp.checked_add(ll) == Some(phys) {
+                    *last = Piece::Phys {
+                        file_offset: lf,
+                        phys: lp,
+                        len: ll + len,
+                    };
+                    return;
+                }
+            }
+        }
+        if let (Some(last), Piece::Read { file_offset, len }) = (plan.last_mut(), piece) {
+            if let Piece::Read {
+                file_offset: lf,
+                len: ll,
+            } = *last
+            {
+                if lf + ll == file_offset {
+                    *last = Piece::Read {
+                        file_offset: lf,
+                        len: ll + len,
+                    };
+                    return;
+                }
+            }
+        }
+        plan.push(piece);
+    };
     let mut expect = 0u64;
     for e in extents {
         match *e {
@@ -119,9 +199,48 @@ fn copy_mapped(
                 if file_offset != expect {
                     return None;
                 }
-                let phys = vol.reader.physical_range(volume_offset, len)?;
-                plan.push((file_offset, phys, len));
                 expect = file_offset.checked_add(len)?;
+                let len = len.min(size.saturating_sub(file_offset));
+                if let Some(phys) = vol.reader.physical_range(volume_offset, len) {
+                    push(
+                        Piece::Phys {
+                            file_offset,
+                            phys,
+                            len,
+                        },
+                        &mut plan,
+                    );
+                } else {
+                    let mut done = 0u64;
+                    while done < len {
+                        let n = (len - done).min(SPLIT - (volume_offset + done) % SPLIT);
+                        let fo = file_offset + done;
+                        match vol
+                            .reader
+                            .physical_range(volume_offset.checked_add(done)?, n)
+                        {
+                            Some(phys) => push(
+                                Piece::Phys {
+                                    file_offset: fo,
+                                    phys,
+                                    len: n,
+                                },
+                                &mut plan,
+                            ),
+                            None => push(
+                                Piece::Read {
+                                    file_offset: fo,
+                                    len: n,
+                                },
+                                &mut plan,
+                            ),
+                        }
+                        done += n;
+                        if plan.len() > MAX_PIECES {
+                            return None;
+                        }
+                    }
+                }
             }
             Extent::Hole { file_offset, len } => {
                 if file_offset != expect {
@@ -130,32 +249,27 @@ fn copy_mapped(
                 expect = file_offset.checked_add(len)?;
             }
         }
-    }
-    if expect < size {
-        return None;
-    }
-    let mut moved = 0u64;
-    for (file_offset, phys, len) in plan {
-        let len = len.min(size.saturating_sub(file_offset));
-        let mut off_in = phys;
-        let mut off_out = out_offset.checked_add(file_offset)?;
-        let mut left = len;
-        while left > 0 {
-            let chunk = usize::try_from(left.min(1 << 30)).ok()?;
-            match rustix::fs::copy_file_range(
-                image,
-                Some(&mut off_in),
-                out,
-                Some(&mut off_out),
-                chunk,
-            ) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => {
-                    left = left.saturating_sub(n as u64);
-                    moved += n as u64;
-                }
-            }
+        if plan.len() > MAX_PIECES {
+            return None;
         }
     }
-    Some(moved)
+    (expect >= size).then_some(plan)
+}
+
+/// `copy_file_range` a whole range; `false` if the kernel refuses (then the caller reads).
+fn copy_range(image: &File, phys: u64, out: &File, off_out: u64, len: u64) -> bool {
+    let mut off_in = phys;
+    let mut off_out = off_out;
+    let mut left = len;
+    while left > 0 {
+        let Ok(chunk) = usize::try_from(left.min(1 << 30)) else {
+            return false;
+        };
+        match rustix::fs::copy_file_range(image, Some(&mut off_in), out, Some(&mut off_out), chunk)
+        {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => left = left.saturating_sub(n as u64),
+        }
+    }
+    true
 }

@@ -88,8 +88,7 @@ impl Guest {
             return format!("volume {i}");
         };
         match self.fs.get(i).and_then(|c| c.get()) {
-            Some(Ok(fs)) if v.name.is_empty() => format!("whole disk ({})", fs.name()),
-            Some(Ok(fs)) => format!("partition {} ({}, {})", v.number, v.name, fs.name()),
+            Some(Ok(fs)) => format!("{} ({})", v.describe(), fs.name()),
             _ => v.describe(),
         }
     }
@@ -97,21 +96,7 @@ impl Guest {
     /// The volume a GRUB device names: `hd0,msdos1`, `hd0,gpt2`, `hd0,1`, `hd0`
     /// (also with parentheses). Other disks (`hd1`) are not ours.
     pub fn volume_by_device(&self, dev: &str) -> Option<usize> {
-        let dev = dev.trim().trim_start_matches('(').trim_end_matches(')');
-        let mut parts = dev.splitn(2, ',');
-        let disk = parts.next()?;
-        if disk != "hd0" && disk != "xvda" {
-            return None;
-        }
-        match parts.next() {
-            None => self.volumes.iter().position(|v| v.name.is_empty()),
-            Some(p) => {
-                if let Ok(n) = p.parse::<u32>() {
-                    return self.volumes.iter().position(|v| v.number == n);
-                }
-                self.volumes.iter().position(|v| v.name == p)
-            }
-        }
+        rsgrub_disk::find_device(&self.volumes, dev)
     }
 
     /// Whether `path` is a regular file (after symlinks) on volume `i`.

@@ -1,6 +1,6 @@
 //! Operator tools, run in the sandboxed child like the boot path: `inspect` (what rsgrub sees
 //! on a disk: volumes, filesystems, configs, entry trees, defaults and why), `ls` and `cat`.
-use crate::discover::{self, CONFIG_PATHS};
+use crate::discover;
 use crate::guest::Guest;
 use rsgrub_bootcfg::{FileRef, Item, Menu};
 use rsgrub_fs::{path, FileType};
@@ -93,13 +93,13 @@ pub fn inspect_json(guest: &Guest) -> Value {
             Err(e) => vol["filesystem"] = json!({ "error": e }),
             Ok(fs) => {
                 let mut found = Vec::new();
-                for &(p, kind) in CONFIG_PATHS {
-                    if guest.is_file(i, p) {
+                for (p, kind) in discover::candidates(guest, i) {
+                    if guest.is_file(i, &p) {
                         found.push(json!({ "path": p, "language": format!("{kind:?}") }));
                     }
                 }
                 let config = match discover::find_config(guest, i, false) {
-                    Ok(Some(f)) => menu_json(guest, i, f.path, &f.menu),
+                    Ok(Some(f)) => menu_json(guest, i, &f.path, &f.menu),
                     Ok(None) => Value::Null,
                     Err(e) => json!({ "error": e }),
                 };

@@ -30,6 +30,24 @@ impl TempFile {
         let n = N.fetch_add(1, Ordering::SeqCst);
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         std::fs::create_dir_all(&dir).unwrap();
+        // Images cached in statics are never dropped: remove those of test processes that
+        // have exited.
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(|| {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(pid) = name
+                    .strip_prefix("rsgrub-disk-")
+                    .and_then(|r| r.split('-').next())
+                else {
+                    continue;
+                };
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_file(e.path());
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        });
         let p = dir.join(format!("rsgrub-disk-{}-{n}-{tag}.img", std::process::id()));
         let _ = std::fs::remove_file(&p);
         TempFile(p)
@@ -641,4 +659,157 @@ pub fn check_disk(disk: &rsgrub_disk::Disk, image_size: u64) {
         }
     }
     assert!(disk.warnings.len() < 10_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images with filesystems, image containers
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let t = TempFile::new(tag);
+        let p = t.0.with_extension("d");
+        drop(t);
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut r = Rng::new(seed);
+    let mut v = Vec::with_capacity(n + 8);
+    while v.len() < n {
+        v.extend_from_slice(&r.next().to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// An ext4 filesystem image of `size` bytes made by `mkfs.ext4 -d` from `files`
+/// (path relative to the root, contents).
+pub fn ext4_image(tag: &str, size: u64, label: &str, files: &[(&str, Vec<u8>)]) -> TempFile {
+    let dir = TempDir::new(&format!("{tag}-root"));
+    for (p, data) in files {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data).unwrap();
+    }
+    let img = TempFile::sized(tag, size);
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-L",
+            label,
+            "-d",
+            dir.path().to_str().unwrap(),
+            img.s(),
+        ],
+        None,
+    );
+    img
+}
+
+/// `dd` `src` into `dst` at byte `offset` (both multiples of 512), without truncating.
+pub fn dd_into(dst: &TempFile, src: &Path, offset: u64) {
+    assert_eq!(offset % 512, 0);
+    run(
+        "dd",
+        &[
+            &format!("if={}", src.to_str().unwrap()),
+            &format!("of={}", dst.s()),
+            "bs=512",
+            &format!("seek={}", offset / 512),
+            "conv=notrunc,sparse",
+            "status=none",
+        ],
+        None,
+    );
+}
+
+/// The ext4 superblock magic (0xEF53) and volume label read through `r`.
+pub fn ext4_magic_and_label(r: &DynReader) -> (u16, String) {
+    let mut sb = [0u8; 1024];
+    r.read_at(1024, &mut sb).unwrap();
+    let magic = u16::from_le_bytes([sb[56], sb[57]]);
+    let label = String::from_utf8_lossy(&sb[120..136])
+        .trim_end_matches('\0')
+        .to_string();
+    (magic, label)
+}
+
+/// Open an image file by detection (qcow2/VHD/raw), as the binary will.
+pub fn open_image(path: &Path) -> rsgrub_disk::Result<DynReader> {
+    let raw = Arc::new(rsgrub_io::FileReader::new(std::fs::File::open(path).unwrap()).unwrap());
+    rsgrub_disk::image::open(raw, None)
+}
+
+/// `base` with byte ranges replaced.
+pub struct Patched {
+    pub base: DynReader,
+    pub patches: Vec<(u64, Vec<u8>)>,
+}
+
+impl ReadAt for Patched {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.base.read_at(offset, buf)?;
+        let end = offset + buf.len() as u64;
+        for (at, data) in &self.patches {
+            let pend = at + data.len() as u64;
+            if *at >= end || pend <= offset {
+                continue;
+            }
+            let from = (*at).max(offset);
+            let to = pend.min(end);
+            buf[(from - offset) as usize..(to - offset) as usize]
+                .copy_from_slice(&data[(from - at) as usize..(to - at) as usize]);
+        }
+        Ok(())
+    }
+    fn size(&self) -> u64 {
+        self.base.size()
+    }
+}
+
+/// Assert `a` and `b` hold the same bytes: all of them in 1 MiB chunks, then `ranges`
+/// random ranges of random lengths.
+pub fn assert_same_bytes(a: &DynReader, b: &DynReader, ranges: usize, seed: u64) {
+    assert_eq!(a.size(), b.size());
+    let size = a.size();
+    let mut x = vec![0u8; 1 << 20];
+    let mut y = vec![0u8; 1 << 20];
+    let mut off = 0u64;
+    while off < size {
+        let n = ((size - off) as usize).min(x.len());
+        a.read_at(off, &mut x[..n]).unwrap();
+        b.read_at(off, &mut y[..n]).unwrap();
+        assert!(x[..n] == y[..n], "bytes differ in the MiB at {off}");
+        off += n as u64;
+    }
+    let mut rng = Rng::new(seed);
+    for _ in 0..ranges {
+        let len = 1 + rng.below(300_000) as usize;
+        let len = len.min(size as usize).min(x.len());
+        let at = rng.below(size - len as u64 + 1);
+        a.read_at(at, &mut x[..len]).unwrap();
+        b.read_at(at, &mut y[..len]).unwrap();
+        assert!(x[..len] == y[..len], "range {at}+{len} differs");
+    }
 }
