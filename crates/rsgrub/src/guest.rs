@@ -16,6 +16,10 @@ pub struct Guest {
     fs: Vec<OnceCell<Result<Box<dyn Filesystem>, String>>>,
     /// Problems with the disk that did not stop us.
     pub warnings: Vec<String>,
+    /// Partition table kind (`Mbr`, `Gpt`, `None`).
+    pub table: String,
+    /// An ISO9660 image that also carries a partition table.
+    pub hybrid_iso: bool,
     order: Vec<usize>,
 }
 
@@ -44,6 +48,8 @@ impl Guest {
 
     fn from_disk(disk: Disk) -> Guest {
         let mut warnings = disk.warnings.clone();
+        let table = format!("{:?}", disk.table);
+        let hybrid_iso = disk.hybrid_iso;
         let order_all: Vec<String> = disk.boot_order().iter().map(|v| v.name.clone()).collect();
         let mut volumes = disk.volumes;
         if volumes.len() > MAX_VOLUMES {
@@ -62,6 +68,8 @@ impl Guest {
             volumes,
             fs,
             warnings,
+            table,
+            hybrid_iso,
             order,
         }
     }

@@ -396,18 +396,24 @@ pub fn run_tool(cli: &crate::cli::ToolCli) -> Result<(), Failure> {
         keep_fds: vec![0, 1, 2, image.as_raw_fd()],
     };
     let raw = rsgrub_sandbox::run(&policy, || {
-        let reader: rsgrub_io::DynReader = std::sync::Arc::new(
+        let raw = std::sync::Arc::new(
             rsgrub_io::FileReader::new(image).map_err(|e| format!("image: {e}"))?,
         );
+        let raw_dyn: rsgrub_io::DynReader = raw.clone();
+        let info = rsgrub_disk::image::info(&raw_dyn).ok();
+        let reader = rsgrub_disk::image::open(raw, None).map_err(|e| format!("image: {e}"))?;
         let guest = crate::guest::Guest::open(reader, None)?;
         let text = match &cli.cmd {
             Tool::Inspect { json: true, .. } => {
-                let mut s = serde_json::to_string_pretty(&crate::tools::inspect_json(&guest))
-                    .map_err(|e| e.to_string())?;
+                let mut s = serde_json::to_string_pretty(&crate::tools::inspect_json(
+                    &guest,
+                    info.as_ref(),
+                ))
+                .map_err(|e| e.to_string())?;
                 s.push('\n');
                 s
             }
-            Tool::Inspect { .. } => crate::tools::inspect_text(&guest),
+            Tool::Inspect { .. } => crate::tools::inspect_text(&guest, info.as_ref()),
             Tool::Ls { path, .. } => crate::tools::ls(&guest, path)?,
             Tool::Cat { path, .. } => {
                 crate::tools::cat(&guest, path, cap)?;

@@ -69,8 +69,9 @@ fn menu_json(guest: &Guest, home: usize, p: &str, menu: &Menu) -> Value {
     })
 }
 
-/// Everything rsgrub sees, as JSON (schema [`INSPECT_SCHEMA`]).
-pub fn inspect_json(guest: &Guest) -> Value {
+/// Everything rsgrub sees, as JSON (schema [`INSPECT_SCHEMA`]); `image` describes the
+/// container (raw, qcow2, VHD).
+pub fn inspect_json(guest: &Guest, image: Option<&rsgrub_disk::image::Info>) -> Value {
     let mut vols = Vec::new();
     let chosen = guest
         .boot_order()
@@ -84,6 +85,10 @@ pub fn inspect_json(guest: &Guest) -> Value {
             "device": v.grub_device(),
             "start": v.start,
             "size": v.size,
+            "number": v.number,
+            "scheme": v.scheme.as_str(),
+            "device_names": v.device_names(),
+            "parents": v.parents,
             "partition_type": v.part_type,
             "partition_uuid": v.part_uuid,
             "partition_label": v.part_label,
@@ -115,8 +120,20 @@ pub fn inspect_json(guest: &Guest) -> Value {
         }
         vols.push(vol);
     }
+    let image = image.map(|i| {
+        json!({
+            "format": format!("{:?}", i.format).to_lowercase(),
+            "file_size": i.file_size,
+            "virtual_size": i.virtual_size,
+            "backing_file": i.backing_file,
+            "details": i.details,
+        })
+    });
     json!({
         "schema": INSPECT_SCHEMA,
+        "image": image,
+        "table": guest.table,
+        "hybrid_iso": guest.hybrid_iso,
         "warnings": guest.warnings,
         "boot_volume": chosen,
         "volumes": vols,
@@ -124,18 +141,38 @@ pub fn inspect_json(guest: &Guest) -> Value {
 }
 
 /// The human form of `inspect`.
-pub fn inspect_text(guest: &Guest) -> String {
-    let j = inspect_json(guest);
+pub fn inspect_text(guest: &Guest, image: Option<&rsgrub_disk::image::Info>) -> String {
+    let j = inspect_json(guest, image);
     let mut s = String::new();
+    if let Some(i) = j["image"].as_object() {
+        s.push_str(&format!(
+            "image: {} ({}), {} bytes, table {}{}\n",
+            i["format"].as_str().unwrap_or(""),
+            i["details"].as_str().unwrap_or(""),
+            i["virtual_size"],
+            j["table"].as_str().unwrap_or(""),
+            if j["hybrid_iso"] == true {
+                ", hybrid ISO"
+            } else {
+                ""
+            },
+        ));
+    }
     for w in j["warnings"].as_array().into_iter().flatten() {
         s.push_str(&format!("warning: {}\n", w.as_str().unwrap_or("")));
     }
     for v in j["volumes"].as_array().into_iter().flatten() {
         let boot = j["boot_volume"] == v["index"];
+        let names: Vec<&str> = v["device_names"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str())
+            .collect();
         s.push_str(&format!(
             "volume {} ({}){}: start {} size {} type {}{}\n",
             v["index"],
-            v["device"].as_str().unwrap_or(""),
+            names.join(", "),
             if boot { " [boots]" } else { "" },
             v["start"],
             v["size"],
