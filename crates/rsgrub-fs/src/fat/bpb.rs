@@ -41,12 +41,8 @@ const MAX_CLUSTERS_32: u64 = 0x0FFF_FFF5;
 #[derive(Debug, Clone)]
 pub(crate) struct Bpb {
     pub kind: Kind,
-    /// Bytes per logical sector (512..=4096, a power of two).
-    pub sector: u64,
     /// Bytes per cluster.
     pub cluster: u64,
-    /// Number of FAT copies.
-    pub nfats: u64,
     /// Offset of the FAT this driver reads (the active one on FAT32 with mirroring off).
     pub fat_offset: u64,
     /// Bytes in one FAT.
@@ -112,10 +108,14 @@ impl Bpb {
     /// Parse and validate the first sector.
     pub(crate) fn parse(b: &[u8]) -> Result<Bpb> {
         let field16 = |off: usize| {
-            le::u16(b, off).map(u64::from).ok_or_else(|| corrupt("boot sector is short"))
+            le::u16(b, off)
+                .map(u64::from)
+                .ok_or_else(|| corrupt("boot sector is short"))
         };
         let field32 = |off: usize| {
-            le::u32(b, off).map(u64::from).ok_or_else(|| corrupt("boot sector is short"))
+            le::u32(b, off)
+                .map(u64::from)
+                .ok_or_else(|| corrupt("boot sector is short"))
         };
         let byte = |off: usize| {
             b.get(off)
@@ -232,9 +232,7 @@ impl Bpb {
                 // Mirroring off: only the active FAT is valid.
                 let active = flags & 0x0F;
                 if active >= nfats {
-                    return Err(corrupt(format!(
-                        "active FAT {active} of only {nfats} FATs"
-                    )));
+                    return Err(corrupt(format!("active FAT {active} of only {nfats} FATs")));
                 }
                 fat_offset = fat_bytes
                     .checked_mul(active)
@@ -256,9 +254,7 @@ impl Bpb {
 
         Ok(Bpb {
             kind,
-            sector,
             cluster,
-            nfats,
             fat_offset,
             fat_bytes,
             root_offset: fats_end,
@@ -303,7 +299,7 @@ mod tests {
         b[1] = 0x3C;
         b[2] = 0x90;
         b[11..13].copy_from_slice(&512u16.to_le_bytes());
-        b[13] = 4;
+        b[13] = 8;
         b[14..16].copy_from_slice(&1u16.to_le_bytes());
         b[16] = 2;
         b[17..19].copy_from_slice(&512u16.to_le_bytes());
@@ -322,7 +318,7 @@ mod tests {
         assert!(looks_like_fat(&b));
         let p = Bpb::parse(&b).unwrap();
         assert_eq!(p.kind, Kind::Fat12);
-        assert_eq!(p.cluster, 2048);
+        assert_eq!(p.cluster, 4096);
         assert_eq!(p.fat_offset, 512);
         assert_eq!(p.root_offset, 512 + 2 * 20 * 512);
         assert_eq!(p.data_offset, p.root_offset + 512 * 32);

@@ -224,7 +224,12 @@ fn push(runs: &mut Vec<Run>, run: Run) -> Result<()> {
 fn check_no_repeats(runs: &[Run]) -> Result<()> {
     let mut v: Vec<(u64, u64)> = runs
         .iter()
-        .map(|r| (u64::from(r.cluster), u64::from(r.cluster) + u64::from(r.count)))
+        .map(|r| {
+            (
+                u64::from(r.cluster),
+                u64::from(r.cluster) + u64::from(r.count),
+            )
+        })
         .collect();
     v.sort_unstable();
     for w in v.windows(2) {
