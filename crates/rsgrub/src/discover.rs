@@ -74,6 +74,16 @@ pub fn candidates(guest: &Guest, v: usize) -> Vec<(String, ConfigKind)> {
         .iter()
         .map(|&(p, k)| (p.to_string(), k))
         .collect();
+    // Syslinux configs PyGrub never looked at (install media, syslinux on FAT).
+    for p in [
+        "/isolinux/isolinux.cfg",
+        "/isolinux.cfg",
+        "/boot/syslinux/syslinux.cfg",
+        "/syslinux/syslinux.cfg",
+        "/syslinux.cfg",
+    ] {
+        out.push((p.to_string(), ConfigKind::Syslinux));
+    }
     let mut src = GuestFiles { guest, home: v };
     for dir in EFI_DIRS {
         let Some(mut vendors) = bootcfg::FileSource::list_dir(&mut src, None, dir) else {
@@ -85,7 +95,11 @@ pub fn candidates(guest: &Guest, v: usize) -> Vec<(String, ConfigKind)> {
         }
     }
     // systemd-boot / BLS Type #1 (on an ESP or /boot), NetBSD, then LILO after the others.
-    for p in ["/loader/loader.conf", "/boot/loader/loader.conf", "/boot/efi/loader/loader.conf"] {
+    for p in [
+        "/loader/loader.conf",
+        "/boot/loader/loader.conf",
+        "/boot/efi/loader/loader.conf",
+    ] {
         out.push((p.to_string(), ConfigKind::Bls));
     }
     out.push(("/boot.cfg".to_string(), ConfigKind::NetBsd));
