@@ -392,6 +392,7 @@ pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, 
         .map(|f| vec![f])
         .collect();
     menu.items = items;
+    crate::model::fill_source(&mut menu.items);
     menu.warnings = p.warnings;
     Ok(menu)
 }

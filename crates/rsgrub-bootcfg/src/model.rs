@@ -63,6 +63,28 @@ pub struct Entry {
     /// For [`EntryKind::Multiboot`]: the modules in load order (`kernel` is then the
     /// hypervisor and `args` its command line). Empty otherwise.
     pub modules: Vec<Module>,
+    /// The entry's commands as GRUB 2's menu editor (`e`) shows them, one line each;
+    /// [`crate::eval_entry_commands`] runs an edited copy. For a GRUB 2
+    /// `menuentry` this is GRUB's stored source: a first line `setparams 'TITLE' ...` (GRUB
+    /// prefixes every block entry with it, so `$1`.. are the title and extra arguments),
+    /// then the body between the braces (indentation and trailing blanks removed, leading
+    /// and trailing blank lines dropped; GRUB shows them as written). For
+    /// `blscfg` entries it is the script `blscfg` generates (`load_video`, `set
+    /// gfxpayload=keep`, `insmod gzio`, `linux ($root)PATH OPTIONS`, `initrd ($root)A
+    /// ($root)B`). Other languages get synthesized GRUB 2 lines (`set root=...`,
+    /// `linux PATH ARGS`, `initrd A B`, or `multiboot`/`module`); empty for entries that
+    /// cannot be expressed so.
+    pub source: Vec<String>,
+    /// GRUB 2 `--users`: the users (besides `superusers`) allowed to boot the entry; `None`
+    /// without `--users`. A `blscfg` entry gets its `grub_users` here.
+    pub users: Option<Vec<String>>,
+    /// GRUB 2 `--unrestricted`: anyone may boot the entry. How GRUB decides, when
+    /// [`Menu::superusers`] is not empty: `unrestricted` (and no `--users`) → no password;
+    /// `users` set → one of those users or a superuser; neither → superusers only. With no
+    /// superusers, nothing is restricted. `blscfg` entries without `grub_users` are
+    /// unrestricted (GRUB registers them with no user list). Always `false` (and `users`
+    /// `None`) for the other languages, which have no per-entry users.
+    pub unrestricted: bool,
 }
 
 impl Entry {
@@ -77,14 +99,18 @@ impl Entry {
             args: String::new(),
             root: None,
             modules: Vec::new(),
+            source: Vec::new(),
+            users: None,
+            unrestricted: false,
         }
     }
 
     /// For a Xen-style multiboot entry (hypervisor + kernel module + initrd modules): the
     /// dom0 kernel as a Linux entry that can be booted PV — the first module becomes the
     /// kernel (a leading `placeholder` word, which `grub-mkconfig` adds for Xen to drop, is
-    /// removed from its command line) and the following modules the initrds. `None` if this
-    /// is not a multiboot entry or has no modules.
+    /// removed from its command line) and the following modules the initrds; its
+    /// [`Entry::source`] is the GRUB 2 commands that load that. `None` if this is not a
+    /// multiboot entry or has no modules.
     pub fn linux_from_modules(&self) -> Option<Entry> {
         if self.kind != EntryKind::Multiboot {
             return None;
@@ -95,7 +121,7 @@ impl Entry {
             .strip_prefix("placeholder")
             .filter(|rest| rest.is_empty() || rest.starts_with(' '))
             .map_or_else(|| first.args.clone(), |rest| rest.trim_start().to_string());
-        Some(Entry {
+        let mut e = Entry {
             title: self.title.clone(),
             id: self.id.clone(),
             kind: EntryKind::Linux,
@@ -104,7 +130,123 @@ impl Entry {
             args,
             root: self.root.clone(),
             modules: Vec::new(),
-        })
+            source: Vec::new(),
+            users: self.users.clone(),
+            unrestricted: self.unrestricted,
+        };
+        e.source = e.grub2_commands();
+        Some(e)
+    }
+
+    /// GRUB 2 commands that load what this entry loads: `set root='DEV'` (if the entry has a
+    /// root), then `linux FILE ARG...` + `initrd FILE...`, or `multiboot FILE ARG...` +
+    /// `module FILE ARG...`. Words GRUB would split or expand are single-quoted. Running
+    /// them with [`crate::eval_entry_commands`] gives back this entry's kernel and initrds;
+    /// the command line comes back the same when it has single spaces and no `\`, `'` or
+    /// `"` (GRUB's `linux` escapes those). Empty for [`EntryKind::Other`].
+    pub fn grub2_commands(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some(kernel) = &self.kernel else {
+            return out;
+        };
+        let line = |cmd: &str, file: &FileRef, args: &str| {
+            let mut l = format!("{cmd} {}", grub_quote(&file.to_string()));
+            for w in args.split([' ', '\t']).filter(|w| !w.is_empty()) {
+                l.push(' ');
+                l.push_str(&grub_quote(w));
+            }
+            l
+        };
+        match self.kind {
+            EntryKind::Other => return out,
+            EntryKind::Linux => {
+                if let Some(r) = &self.root {
+                    out.push(format!("set root={}", grub_quote(r)));
+                }
+                out.push(line("linux", kernel, &self.args));
+                if !self.initrds.is_empty() {
+                    let files: Vec<String> = self
+                        .initrds
+                        .iter()
+                        .map(|f| grub_quote(&f.to_string()))
+                        .collect();
+                    out.push(format!("initrd {}", files.join(" ")));
+                }
+            }
+            EntryKind::Multiboot => {
+                if let Some(r) = &self.root {
+                    out.push(format!("set root={}", grub_quote(r)));
+                }
+                out.push(line("multiboot", kernel, &self.args));
+                for m in &self.modules {
+                    out.push(line("module", &m.file, &m.args));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A word as GRUB 2's lexer reads it back unchanged: as is when it holds only characters
+/// without meaning to the lexer, else in single quotes (`'` written as `'\''`).
+pub(crate) fn grub_quote(w: &str) -> String {
+    let plain = !w.is_empty()
+        && !w.starts_with('#')
+        && w.bytes().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'/' | b'.'
+                        | b'_'
+                        | b'-'
+                        | b'+'
+                        | b','
+                        | b':'
+                        | b'='
+                        | b'@'
+                        | b'%'
+                        | b'^'
+                        | b'('
+                        | b')'
+                        | b'['
+                        | b']'
+                        | b'~'
+                        | b'!'
+                )
+        });
+    if plain {
+        return w.to_string();
+    }
+    let mut s = String::with_capacity(w.len() + 2);
+    s.push('\'');
+    for c in w.chars() {
+        if c == '\'' {
+            s.push_str("'\\''");
+        } else {
+            s.push(c);
+        }
+    }
+    s.push('\'');
+    s
+}
+
+/// Give every entry without [`Entry::source`] its [`Entry::grub2_commands`] (the languages
+/// other than GRUB 2).
+pub(crate) fn fill_source(items: &mut [Item]) {
+    // Iterative over submenus (their depth is bounded by the parsers, but no recursion is
+    // needed anyway).
+    let mut stack: Vec<&mut [Item]> = vec![items];
+    while let Some(level) = stack.pop() {
+        for it in level.iter_mut() {
+            match it {
+                Item::Entry(e) => {
+                    if e.source.is_empty() {
+                        e.source = e.grub2_commands();
+                    }
+                }
+                Item::Submenu(s) => stack.push(&mut s.items),
+            }
+        }
     }
 }
 
@@ -143,6 +285,33 @@ pub struct Submenu {
     pub id: Option<String>,
     /// Children.
     pub items: Vec<Item>,
+    /// `--users` (see [`Entry::users`]): who may open the submenu.
+    pub users: Option<Vec<String>>,
+    /// `--unrestricted` (see [`Entry::unrestricted`]).
+    pub unrestricted: bool,
+}
+
+impl Submenu {
+    /// A new empty submenu with a title.
+    pub fn new(title: impl Into<String>) -> Self {
+        Submenu {
+            title: title.into(),
+            id: None,
+            items: Vec::new(),
+            users: None,
+            unrestricted: false,
+        }
+    }
+}
+
+/// A password GRUB 2 registers for a user (`password`, `password_pbkdf2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordKind {
+    /// `password USER PASS`: the clear-text password.
+    Plain(String),
+    /// `password_pbkdf2 USER HASH`: the hash as written,
+    /// `grub.pbkdf2.sha512.ITERATIONS.SALT_HEX.HASH_HEX`.
+    Pbkdf2(String),
 }
 
 /// Which language a menu came from.
@@ -154,6 +323,13 @@ pub enum ConfigKind {
     GrubLegacy,
     /// SYSLINUX / EXTLINUX / ISOLINUX.
     Syslinux,
+    /// Boot Loader Specification Type #1 entries as systemd-boot reads them
+    /// (`/loader/loader.conf` + `/loader/entries/*.conf`).
+    Bls,
+    /// LILO `lilo.conf`.
+    Lilo,
+    /// NetBSD `/boot.cfg`.
+    NetBsd,
 }
 
 /// A parsed menu.
@@ -182,6 +358,19 @@ pub struct Menu {
     pub password: Option<String>,
     /// Non-fatal problems (unknown commands, default out of range, ...).
     pub warnings: Vec<String>,
+    /// GRUB 2: the variables of the context whose menu this is, as they are when the script
+    /// has finished (the main script's, or that of the `configfile` whose menu replaced it),
+    /// sorted by name. GRUB runs an entry — and an edited entry — in that context;
+    /// [`crate::eval_entry_commands`] starts from these. Empty for the other languages.
+    pub globals: Vec<(String, String)>,
+    /// GRUB 2 `$superusers` at the end of the script, split into names as GRUB does (at
+    /// blanks, `,`, `;`, `|`, `&`). When not empty, GRUB asks for a password to edit entries,
+    /// use the command line, and boot entries that are not unrestricted.
+    pub superusers: Vec<String>,
+    /// GRUB 2 users registered by `password` / `password_pbkdf2`, in order of first
+    /// registration (a later command for the same user replaces the password). Recorded,
+    /// not checked, by the parsers.
+    pub passwords: Vec<(String, PasswordKind)>,
 }
 
 impl Menu {
@@ -197,7 +386,18 @@ impl Menu {
             fallback: Vec::new(),
             password: None,
             warnings: Vec::new(),
+            globals: Vec::new(),
+            superusers: Vec::new(),
+            passwords: Vec::new(),
         }
+    }
+
+    /// The value of a variable in [`Menu::globals`].
+    pub fn global(&self, name: &str) -> Option<&str> {
+        self.globals
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The item at a path of indices.

@@ -334,11 +334,10 @@ impl Parser<'_> {
         if n.default_self {
             parent.defentry = Some(parent.items.len());
         }
-        parent.items.push(Item::Submenu(Submenu {
-            title,
-            id: n.tag,
-            items: n.items,
-        }));
+        let mut sub = Submenu::new(title);
+        sub.id = n.tag;
+        sub.items = n.items;
+        parent.items.push(Item::Submenu(sub));
     }
 
     fn include(&mut self, from: &str, line: usize, spec: &str) -> Result<(), ParseError> {
@@ -661,6 +660,7 @@ pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, 
 
     let mut menu = Menu::new(ConfigKind::Syslinux);
     menu.items = root.items;
+    crate::model::fill_source(&mut menu.items);
     menu.default = default;
     menu.default_reason = reason;
     menu.timeout_tenths = timeout_tenths;

@@ -1,5 +1,5 @@
 //! Hostile input: random token soup and byte noise must give a menu or an error — never a
-//! panic, a hang or unbounded work — in all three parsers.
+//! panic, a hang or unbounded work — in every parser.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,7 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use rsgrub_bootcfg::{parse_grub2, parse_legacy, parse_syslinux, MapSource};
+use rsgrub_bootcfg::{
+    eval_entry_commands, parse_grub2, parse_legacy, parse_lilo, parse_netbsd_bootcfg,
+    parse_syslinux, parse_systemd_boot, MapSource, Menu,
+};
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
@@ -249,4 +252,193 @@ fn hostile_strings_stay_data() {
     assert_eq!(e.kernel.as_ref().unwrap().path, "/../../etc/shadow");
     assert!(e.args.starts_with(r"a\'b )( `id` xxx"), "{}", e.args);
     assert_eq!(e.args.len(), "a\\'b )( `id` ".len() + 5000);
+}
+
+const BLS_TOKENS: &[&str] = &[
+    "title",
+    "version",
+    "machine-id",
+    "sort-key",
+    "linux",
+    "initrd",
+    "options",
+    "efi",
+    "uki",
+    "devicetree",
+    "architecture",
+    "x64",
+    "aa64",
+    "grub_users",
+    "grub_arg",
+    "grub_class",
+    "$kernelopts",
+    "$",
+    "\\$x",
+    "$x$",
+    "/vmlinuz",
+    "\"",
+    "\"q\"",
+    "#",
+    " ",
+    "\t",
+    "\n",
+    "\n\n",
+    "\r",
+    "1.0~rc1",
+    "5.18.0-1",
+    "+",
+    "-",
+    "^",
+    "default",
+    "timeout",
+    "menu-force",
+    "*",
+    "[a-",
+    "?",
+    "@saved",
+];
+
+const LILO_TOKENS: &[&str] = &[
+    "image",
+    "other",
+    "label",
+    "alias",
+    "append",
+    "addappend",
+    "literal",
+    "root",
+    "initrd",
+    "read-only",
+    "read-write",
+    "ramdisk",
+    "default",
+    "timeout",
+    "delay",
+    "prompt",
+    "=",
+    "\"",
+    "\\",
+    "\\\n",
+    "#",
+    " ",
+    "\t",
+    "\n",
+    "/vmlinuz",
+    "0x10",
+    "$HOME",
+    "${X}",
+    "current",
+    "range",
+    "vga=1",
+];
+
+const NETBSD_TOKENS: &[&str] = &[
+    "menu=",
+    "default=",
+    "timeout=",
+    "load=",
+    "format=n",
+    "banner=",
+    "boot",
+    "multiboot",
+    "load",
+    "prompt",
+    ":",
+    ";",
+    " ",
+    "\n",
+    "#",
+    "-s",
+    "-",
+    "hd0a:",
+    "netbsd",
+    "/xen.gz",
+    "-1",
+    "99999999999999999999",
+    "menux=",
+    "consdev com0",
+];
+
+fn check(m: &Menu) {
+    if let Some(p) = &m.default {
+        assert!(m.entry(p).is_some(), "default {p:?} is not an entry");
+    }
+    assert!(m.warnings.len() <= 1000);
+}
+
+#[test]
+fn new_languages_token_soup() {
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    let start = Instant::now();
+    for i in 0..400 {
+        let n = 5 + (rng.next() % 100) as usize;
+        // systemd-boot and blscfg over the same random entry files.
+        let mut src = MapSource::default().with("/vmlinuz", b"k".to_vec());
+        for k in 0..(rng.next() % 6) {
+            let body = soup(&mut rng, BLS_TOKENS, n);
+            let name = format!(
+                "/loader/entries/{}-{k}.conf",
+                rng.pick(&["a", "b+1-2", "auto-x", ".h"])
+            );
+            src = src.with(&name, body.into_bytes());
+        }
+        let conf = soup(&mut rng, BLS_TOKENS, 10);
+        if let Ok(m) = parse_systemd_boot(conf.as_bytes(), "/loader/loader.conf", &mut src) {
+            check(&m);
+        }
+        let g = format!(
+            "set x=1\nset kernelopts='ro'\nblscfg\n{}\nblscfg\n",
+            rng.pick(&["", "blscfg default", "blscfg x"])
+        );
+        let m = parse_grub2(g.as_bytes(), "/grub2/grub.cfg", &mut src).unwrap();
+        check(&m);
+        // Editing any entry: a result or an error.
+        if let Some((_, e)) = m.entries().first() {
+            let mut edited = e.source.clone();
+            edited.push(soup(&mut rng, GRUB_TOKENS, 10));
+            let _ = eval_entry_commands(&e.title, &edited, &m, &mut src);
+        }
+
+        let l = soup(&mut rng, LILO_TOKENS, n);
+        if let Ok(m) = parse_lilo(l.as_bytes(), "/etc/lilo.conf", &mut MapSource::default()) {
+            check(&m);
+        }
+        let b = soup(&mut rng, NETBSD_TOKENS, n).replace(' ', "");
+        if let Ok(m) = parse_netbsd_bootcfg(b.as_bytes(), "/boot.cfg", &mut MapSource::default()) {
+            check(&m);
+            assert!(!m.items.is_empty() && m.items.len() <= 20);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "iteration {i}: too slow"
+        );
+    }
+}
+
+#[test]
+fn new_languages_byte_noise() {
+    let mut rng = Rng(7);
+    for _ in 0..300 {
+        let len = (rng.next() % 2000) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| (rng.next() & 0xff) as u8).collect();
+        let mut src = MapSource::default()
+            .with("/loader/entries/x.conf", bytes.clone())
+            .with("/vmlinuz", b"k".to_vec());
+        check(&parse_systemd_boot(&bytes, "/loader/loader.conf", &mut src).unwrap());
+        check(&parse_grub2(b"blscfg\n", "/grub.cfg", &mut src).unwrap());
+        if let Ok(m) = parse_lilo(&bytes, "/etc/lilo.conf", &mut MapSource::default()) {
+            check(&m);
+        }
+        check(&parse_netbsd_bootcfg(&bytes, "/boot.cfg", &mut MapSource::default()).unwrap());
+        let lines: Vec<String> = String::from_utf8_lossy(&bytes)
+            .split('\n')
+            .map(str::to_string)
+            .collect();
+        let _ = eval_entry_commands(
+            "t",
+            &lines,
+            &Menu::new(rsgrub_bootcfg::ConfigKind::Grub2),
+            &mut src,
+        );
+    }
 }

@@ -30,22 +30,51 @@
 //!   submenu of the file's entries.
 //! - **Environment**: `$prefix` and `$config_directory` are the config's directory,
 //!   `$grub_platform` is `xen`, `$grub_cpu` `x86_64`, every `feature_*` is `y`.
+//! - **`blscfg`** (Fedora/RHEL's `bls_import`), as rhboot's `grub-core/commands/blscfg.c`:
+//!   reads `$blsdir` (default `/loader/entries/`) on `$root`'s device (the config's volume
+//!   when `$root` is unset), or the `(dev)/dir` or `(dev)/dir/file.conf` argument; without an
+//!   argument naming the directory, `/boot/loader/entries/` when the first has no entries
+//!   (rhboot falls back when the directory is missing; its RHEL 8 branch when it has no
+//!   entries: both are done). Entries ([`crate::bls::parse_entry_grub`]) are kept newest
+//!   first by [`crate::bls::grub_bls_cmp`] of their file names (an entry equal to one already
+//!   read is dropped) and persist across calls; each is added once. `blscfg default` /
+//!   `blscfg non-default` / `blscfg ID` add only the entry `$default` names (by file name,
+//!   title or index), the others, or that one. Each entry becomes the script `blscfg`
+//!   generates — `load_video`, `set gfxpayload=keep`, `insmod gzio`, `linux ($root)LINUX
+//!   OPTIONS`, `initrd ($root)INITRD...` (after `$early_initrd`'s files, from the first
+//!   initrd's directory), `devicetree ...`, `savedefault` first when `$save_default` is
+//!   `true` — run like a menu entry's body with `$1` = `title` (or the `linux` path), `$2`..
+//!   = the `grub_arg` values, `--id` = the file name without `.conf`, `--users` = the
+//!   expanded `grub_users` (unrestricted without). `options` (its first line, as `blscfg`
+//!   reads it; else `$default_kernelopts`) has `$NAME` references replaced by their values
+//!   before, with `blscfg`'s own `expand_val` rules (each value followed by a space, an
+//!   unset variable dropped, `\$` kept as is); the rest is expanded when the script runs,
+//!   so `initrd ... $tuned_initrd` works as in GRUB.
+//! - **Passwords**: `set superusers=...`, `password USER PASS` and `password_pbkdf2 USER
+//!   HASH` (outside menu entry bodies) are recorded in [`Menu::superusers`] /
+//!   [`Menu::passwords`], `--users` / `--unrestricted` on entries and submenus.
+//! - **Editor source**: every entry keeps GRUB's stored source (see [`Entry::source`]),
+//!   and the final variables of its menu's context are kept in [`Menu::globals`], so
+//!   [`crate::eval_entry_commands`] can run edited commands as GRUB's editor does (Ctrl-X).
 //! - **Bounds**: [`MAX_STEPS`] commands, [`MAX_DEPTH`] nested calls/blocks,
 //!   [`MAX_FILE_DEPTH`] nested `source`/`configfile`, [`MAX_EXPANSION_BYTES`] of expanded
 //!   text, [`MAX_READ_BYTES`] read, [`MAX_ITEMS`] menu items; exceeding one is an error.
+//!   At most [`MAX_SOURCE_BYTES`] of entry source text are kept (entries beyond get none,
+//!   with a warning) and at most [`crate::bls::MAX_BLS_ENTRIES`] BLS entries.
 //!
-//! Not implemented yet (a warning, then the script goes on): `blscfg`, `regexp`,
+//! Not implemented yet (a warning, then the script goes on): `regexp`,
 //! `menuentry --source`, `legacy_configfile`, wildcards, `probe`/`hwmatch` (they fail).
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::lexer::{Part, Word};
-use super::parser::{Block, Cmd, Script};
+use super::parser::{parse_script, Block, Cmd, Script};
+use crate::bls::{self, BlsEntry, MAX_BLS_ENTRIES};
 use crate::model::{
-    Entry, EntryKind, FileRef, FileSource, Item, Menu, Module, SearchKind, Submenu,
+    Entry, EntryKind, FileRef, FileSource, Item, Menu, Module, PasswordKind, SearchKind, Submenu,
 };
-use crate::text::{decode, dirname};
+use crate::text::{check_size, decode, dirname};
 use crate::{ConfigKind, ParseError, MAX_CONFIG_BYTES};
 
 /// Most commands executed (simple commands, loop iterations, compound commands).
@@ -60,6 +89,8 @@ pub const MAX_EXPANSION_BYTES: u64 = 64 << 20;
 pub const MAX_READ_BYTES: u64 = 32 << 20;
 /// Most menu entries and submenus created in one run.
 pub const MAX_ITEMS: usize = 10_000;
+/// Most bytes of menu entry source text ([`Entry::source`]) kept in one run.
+pub const MAX_SOURCE_BYTES: usize = 8 << 20;
 /// Most warnings kept.
 const MAX_WARNINGS: usize = 1000;
 /// Largest `grubenv` read.
@@ -115,8 +146,6 @@ const NOOP_COMMANDS: &[&str] = &[
     "sleep",
     "save_env",
     "list_env",
-    "password",
-    "password_pbkdf2",
     "videoinfo",
     "vbeinfo",
     "videotest",
@@ -321,6 +350,25 @@ impl Env {
     fn pop(&mut self) {
         self.stack.pop();
     }
+    /// Every variable visible in the current context, sorted by name.
+    fn visible(&self) -> Vec<(String, String)> {
+        let layers: Vec<&Layer> = std::iter::once(&self.base)
+            .chain(self.stack.iter())
+            .collect();
+        let from = layers.iter().rposition(|l| l.context).unwrap_or(0);
+        let mut all: HashMap<&str, Option<&str>> = HashMap::new();
+        for l in layers.iter().skip(from) {
+            for (k, v) in &l.vars {
+                all.insert(k.as_str(), v.as_ref().map(|v| v.value.as_str()));
+            }
+        }
+        let mut out: Vec<(String, String)> = all
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+            .collect();
+        out.sort();
+        out
+    }
 }
 
 /// What a menu context leaves behind for the menu display.
@@ -332,10 +380,12 @@ struct Settings {
     fallback: Option<String>,
     /// The file whose menu this is, if it came from `configfile`.
     from_file: Option<String>,
+    /// The context's variables (see [`Menu::globals`]).
+    globals: Vec<(String, String)>,
 }
 
 impl Settings {
-    fn capture(env: &Env) -> Self {
+    fn capture(env: &Env, with_globals: bool) -> Self {
         let get = |n: &str| env.value(n).map(str::to_string);
         Settings {
             default: get("default"),
@@ -343,6 +393,11 @@ impl Settings {
             timeout_style: get("timeout_style"),
             fallback: get("fallback"),
             from_file: None,
+            globals: if with_globals {
+                env.visible()
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -511,7 +566,9 @@ const fn opt(long: &'static str, short: Option<char>, kind: ArgKind) -> OptSpec 
 
 const MENUENTRY_OPTS: &[OptSpec] = &[
     opt("class", None, ArgKind::Required),
-    opt("users", None, ArgKind::Required),
+    // Optional in Fedora/RHEL's GRUB (so `--users $grub_users` works with an empty
+    // `grub_users`), required upstream.
+    opt("users", None, ArgKind::Optional),
     opt("hotkey", None, ArgKind::Required),
     opt("source", None, ArgKind::Required),
     opt("id", None, ArgKind::Required),
@@ -625,6 +682,168 @@ fn opt_value<'o>(opts: &'o Opts, name: &str) -> Option<&'o str> {
 
 fn has_opt(opts: &Opts, name: &str) -> bool {
     opts.iter().any(|(n, _)| *n == name)
+}
+
+/// Who may boot an entry (see [`Entry::users`]).
+#[derive(Debug, Clone, Default)]
+struct Access {
+    users: Option<Vec<String>>,
+    unrestricted: bool,
+}
+
+/// A user list as GRUB's `grub_strword` reads it: words separated by blanks, `,`, `;`, `|`,
+/// `&`.
+fn auth_words(s: &str) -> Vec<String> {
+    s.split(|c: char| c.is_ascii_whitespace() || matches!(c, ',' | ';' | '|' | '&'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The form `password_pbkdf2` accepts: `grub.pbkdf2.sha512.ITERATIONS.SALT.HASH`, the salt
+/// and hash hexadecimal of even length.
+fn valid_pbkdf2(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("grub.pbkdf2.sha512.") else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, '.');
+    let (Some(iter), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let hex = |h: &str| (h.len() & 1) == 0 && h.bytes().all(|c| c.is_ascii_hexdigit());
+    strict_number(iter) && !iter.ends_with([' ', '\t', '\n', '\r']) && hex(salt) && hex(hash)
+}
+
+/// `$default` as an index for `blscfg`'s `is_default_entry` (`grub_strtol`: a leading
+/// number, the rest ignored; no digits → not an index).
+fn bls_index(s: &str) -> Option<u64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r']);
+    match t.strip_prefix('-') {
+        Some(r) => grub_strtoul(r).ok().filter(|&n| n == 0),
+        None => grub_strtoul(t).ok(),
+    }
+}
+
+/// `expand_val` of `blscfg.c`, byte for byte: `$NAME` (letters, digits, `_`) is replaced by
+/// the variable's value followed by a space, or by nothing if the variable is unset; a `$`
+/// right after `\` is literal (the `\` stays); a blank right after a variable name is
+/// dropped. Its quirks are kept: a one-character piece of text (or variable name) directly
+/// before a `$`, or a whole value of one character, is lost. `None` for no value or an
+/// empty result.
+fn expand_val(value: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let b = value?.as_bytes();
+    let mut buf: Option<Vec<u8>> = None;
+    let append = |buf: &mut Option<Vec<u8>>, is_var: bool, start: usize, end: usize| {
+        let piece = b
+            .get(start..end.saturating_add(1).max(start))
+            .unwrap_or(&[]);
+        if is_var {
+            let name = String::from_utf8_lossy(piece);
+            if let Some(v) = env(&name) {
+                let out = buf.get_or_insert_with(Vec::new);
+                out.extend_from_slice(v.as_bytes());
+                out.push(b' ');
+            }
+        } else {
+            buf.get_or_insert_with(Vec::new).extend_from_slice(piece);
+        }
+    };
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut is_var = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'$' && b.get(end) != Some(&b'\\') {
+            if start != end {
+                append(&mut buf, is_var, start, end);
+            }
+            is_var = true;
+            start = i + 1;
+        } else if is_var && !c.is_ascii_alphanumeric() && c != b'_' {
+            append(&mut buf, is_var, start, end);
+            is_var = false;
+            start = i;
+            if c == b' ' {
+                start += 1;
+            }
+        }
+        end = i;
+    }
+    if start != end {
+        append(&mut buf, is_var, start, end);
+    }
+    buf.map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+/// A menu entry's stored source as GRUB's editor shows it: `setparams` + the quoted title
+/// and extra arguments (GRUB's `setparams_prefix`), then the body's lines without their
+/// indentation and trailing blanks, leading and trailing blank lines dropped.
+fn menuentry_source(params: &[String], body: &str) -> Vec<String> {
+    let mut first = String::from("setparams");
+    for p in params {
+        first.push_str(" '");
+        first.push_str(&p.replace('\'', "'\\''"));
+        first.push('\'');
+    }
+    let mut lines = vec![first];
+    let body: Vec<&str> = body
+        .split('\n')
+        .map(|l| {
+            let l = l.trim_start_matches([' ', '\t']);
+            let t = l.trim_end_matches([' ', '\t']);
+            // Keep a blank a backslash escapes.
+            if t.ends_with('\\') && t.len() < l.len() {
+                l.get(..t.len() + 1).unwrap_or(l)
+            } else {
+                t
+            }
+        })
+        .collect();
+    let from = body.iter().position(|l| !l.trim().is_empty());
+    let to = body.iter().rposition(|l| !l.trim().is_empty());
+    if let (Some(a), Some(z)) = (from, to) {
+        lines.extend(body.get(a..=z).unwrap_or(&[]).iter().map(|l| l.to_string()));
+    }
+    lines
+}
+
+/// Run edited menu entry commands as GRUB's editor does (Ctrl-X): in the menu's context
+/// (`globals`), with `$1` = the title (the `setparams` line GRUB stores first sets the
+/// parameters again). See [`crate::eval_entry_commands`].
+pub(crate) fn eval_edited(
+    title: &str,
+    lines: &[String],
+    globals: &[(String, String)],
+    src: &mut dyn FileSource,
+) -> R<Entry> {
+    const FILE: &str = "(edited entry)";
+    let text = lines.join("\n");
+    check_size(text.as_bytes(), FILE)?;
+    let config = globals
+        .iter()
+        .find(|(k, _)| k == "config_file")
+        .map_or("", |(_, v)| v.as_str());
+    let mut it = Interp::new(src, config);
+    it.file = FILE.to_string();
+    for (k, v) in globals {
+        it.env.set(k, v);
+    }
+    let cmds = parse_script(&text, FILE)?;
+    it.menus.push(Frame::default());
+    let item = it.eval_entry(
+        title.to_string(),
+        None,
+        &[title.to_string()],
+        &cmds,
+        lines.to_vec(),
+        Access::default(),
+    )?;
+    match item {
+        Item::Entry(e) => Ok(e),
+        Item::Submenu(_) => Err(ParseError::new(
+            FILE,
+            0,
+            "the commands open another menu (configfile); not supported for an edited entry",
+        )),
+    }
 }
 
 /// Parse a GRUB environment block (`grub-core/lib/envblk.c`).
@@ -817,6 +1036,13 @@ pub(crate) struct Interp<'a> {
     line: usize,
     /// Values read by `load_env`, for explaining the default.
     grubenv: HashMap<String, String>,
+    /// Entries `blscfg` has read, newest first (GRUB keeps them across calls), and whether
+    /// each has been added to a menu.
+    bls: Vec<(BlsEntry, bool)>,
+    /// Users registered by `password` / `password_pbkdf2`.
+    passwords: Vec<(String, PasswordKind)>,
+    /// Bytes of entry source text kept so far.
+    source_bytes: usize,
 }
 
 impl<'a> Interp<'a> {
@@ -852,6 +1078,9 @@ impl<'a> Interp<'a> {
             file: path.to_string(),
             line: 0,
             grubenv: HashMap::new(),
+            bls: Vec::new(),
+            passwords: Vec::new(),
+            source_bytes: 0,
         }
     }
 
@@ -1273,10 +1502,8 @@ impl<'a> Interp<'a> {
                     Flow::Normal
                 })
             }
-            "blscfg" => {
-                self.warn("blscfg (BootLoaderSpec entries) is not supported yet; no entries added");
-                self.ok(true)
-            }
+            "blscfg" | "bls_import" => self.blscfg(args),
+            "password" | "password_pbkdf2" => self.password(name, args),
             "regexp" => {
                 self.warn("regexp is not supported yet; treated as no match");
                 self.ok(false)
@@ -1534,8 +1761,8 @@ impl<'a> Interp<'a> {
         let flow = self.exec_file("configfile", &text, file)?;
         self.file = saved_name;
         self.line = saved_line;
-        let settings = Settings::capture(&self.env);
         let frame = self.menus.pop().unwrap_or_default();
+        let settings = Settings::capture(&self.env, !frame.items.is_empty() && rec.is_none());
         self.rec = rec;
         self.funcs.pop();
         self.env.pop();
@@ -1680,15 +1907,19 @@ impl<'a> Interp<'a> {
             self.warn(format!("{what} is missing a title; entry skipped"));
             return self.ok(false);
         };
-        self.items += 1;
-        if self.items > MAX_ITEMS {
-            return Err(self.fatal(format!("more than {MAX_ITEMS} menu entries")));
-        }
+        self.add_item()?;
         let id = opt_value(&opts, "id").map(str::to_string);
+        // `grub_cmd_menuentry`: `--users USERS` wins over `--unrestricted`.
+        let users = opt_value(&opts, "users").map(auth_words);
+        let access = Access {
+            unrestricted: users.is_none() && has_opt(&opts, "unrestricted"),
+            users,
+        };
         let item = if submenu {
-            self.eval_submenu(title, id, &pos, block)?
+            self.eval_submenu(title, id, &pos, block, access)?
         } else {
-            self.eval_entry(title, id, &pos, block)?
+            let source = self.keep_source(menuentry_source(&pos, block.source()));
+            self.eval_entry(title, id, &pos, &block.cmds, source, access)?
         };
         if let Some(top) = self.menus.last_mut() {
             top.items.push(item);
@@ -1696,12 +1927,41 @@ impl<'a> Interp<'a> {
         self.ok(true)
     }
 
+    /// Count a new menu item against [`MAX_ITEMS`].
+    fn add_item(&mut self) -> R<()> {
+        self.items += 1;
+        if self.items > MAX_ITEMS {
+            return Err(self.fatal(format!("more than {MAX_ITEMS} menu entries")));
+        }
+        Ok(())
+    }
+
+    /// Source lines to keep for an entry, within [`MAX_SOURCE_BYTES`].
+    fn keep_source(&mut self, lines: Vec<String>) -> Vec<String> {
+        let n: usize = lines.iter().map(|l| l.len() + 1).sum();
+        if self.source_bytes.saturating_add(n) > MAX_SOURCE_BYTES {
+            if self.source_bytes <= MAX_SOURCE_BYTES {
+                self.warn(format!(
+                    "menu entry source text exceeds {MAX_SOURCE_BYTES} bytes; further entries keep none"
+                ));
+                self.source_bytes = MAX_SOURCE_BYTES + 1;
+            }
+            return Vec::new();
+        }
+        self.source_bytes += n;
+        lines
+    }
+
+    /// Run an entry's commands (its body) as GRUB would when booting it, in a child scope of
+    /// the variables as they are now, and record what it loads.
     fn eval_entry(
         &mut self,
         title: String,
         id: Option<String>,
         params: &[String],
-        block: &Block,
+        cmds: &[Cmd],
+        source: Vec<String>,
+        access: Access,
     ) -> R<Item> {
         self.enter()?;
         self.env.push_overlay();
@@ -1710,7 +1970,7 @@ impl<'a> Interp<'a> {
         let saved_rec = self.rec.replace(Rec::default());
         let loops = std::mem::replace(&mut self.loops, 0);
         let status = self.status;
-        let flow = self.exec_list(&block.cmds)?;
+        let flow = self.exec_list(cmds)?;
         let rec = std::mem::replace(&mut self.rec, saved_rec).unwrap_or_default();
         let root = self
             .env
@@ -1725,7 +1985,13 @@ impl<'a> Interp<'a> {
         self.leave();
 
         if let Some(items) = rec.submenu {
-            return Ok(Item::Submenu(Submenu { title, id, items }));
+            return Ok(Item::Submenu(Submenu {
+                title,
+                id,
+                items,
+                users: access.users,
+                unrestricted: access.unrestricted,
+            }));
         }
         let fix = |p: Pending| FileRef {
             device: p
@@ -1749,6 +2015,9 @@ impl<'a> Interp<'a> {
             .collect();
         e.args = rec.args;
         e.root = root;
+        e.source = source;
+        e.users = access.users;
+        e.unrestricted = access.unrestricted;
         Ok(Item::Entry(e))
     }
 
@@ -1758,6 +2027,7 @@ impl<'a> Interp<'a> {
         id: Option<String>,
         params: &[String],
         block: &Block,
+        access: Access,
     ) -> R<Item> {
         self.enter()?;
         let copied = self.env.push_context();
@@ -1779,7 +2049,327 @@ impl<'a> Interp<'a> {
             title,
             id,
             items: frame.items,
+            users: access.users,
+            unrestricted: access.unrestricted,
         }))
+    }
+
+    // ----- passwords -----
+
+    fn password(&mut self, name: &str, args: &[String]) -> R<Flow> {
+        let [user, pass] = args else {
+            self.warn(format!("`{name}`: two arguments expected"));
+            return self.ok(false);
+        };
+        if self.rec.is_some() {
+            // GRUB would register it only when the entry is booted.
+            return self.ok(true);
+        }
+        let kind = if name == "password" {
+            PasswordKind::Plain(pass.clone())
+        } else if valid_pbkdf2(pass) {
+            PasswordKind::Pbkdf2(pass.clone())
+        } else {
+            self.warn(format!("`{name}`: invalid PBKDF2 password"));
+            return self.ok(false);
+        };
+        match self.passwords.iter_mut().find(|(u, _)| u == user) {
+            Some(slot) => slot.1 = kind,
+            None => {
+                if self.passwords.len() >= MAX_WARNINGS {
+                    self.warn(format!("`{name}`: too many users; ignored"));
+                    return self.ok(false);
+                }
+                self.passwords.push((user.clone(), kind));
+            }
+        }
+        self.ok(true)
+    }
+
+    // ----- blscfg -----
+
+    fn blscfg(&mut self, args: &[String]) -> R<Flow> {
+        if self.rec.is_some() {
+            self.warn("blscfg inside a menu entry's body is ignored");
+            return self.ok(false);
+        }
+        let (mut show_default, mut show_non_default) = (true, true);
+        let mut path = None;
+        let mut entry_id = None;
+        if let [a] = args {
+            match a.as_str() {
+                "default" => show_non_default = false,
+                "non-default" => show_default = false,
+                p if p.starts_with('(') => path = Some(p.to_string()),
+                id => {
+                    entry_id = Some(id.to_string());
+                    show_default = false;
+                    show_non_default = false;
+                }
+            }
+        }
+        let mut warnings = Vec::new();
+        let mut loaded: Vec<BlsEntry> = Vec::new();
+        let mut read = 0u64;
+        match path {
+            Some(p) if p.ends_with(".conf") => {
+                // One file, `(dev)/dir/name.conf`.
+                let (dev, file) = split_device(&p);
+                let name = file.rsplit(['/', '\\']).next().unwrap_or("").to_string();
+                let dir = dirname(&file).to_string();
+                let (e, n) = bls::read_entries(
+                    &mut *self.src,
+                    dev.as_deref(),
+                    &dir,
+                    &[name],
+                    true,
+                    &mut warnings,
+                );
+                loaded = e;
+                read = n;
+            }
+            _ => {
+                let (dev, dirs): (Option<String>, Vec<String>) = match &path {
+                    Some(p) => {
+                        let inner = p.get(1..).unwrap_or("");
+                        let Some((dev, dir)) = inner.split_once(')') else {
+                            self.warn(format!("blscfg: `{p}`: file path isn't correct"));
+                            return self.ok(false);
+                        };
+                        (Some(dev.to_string()), vec![dir.to_string()])
+                    }
+                    None => {
+                        let dir = self
+                            .env
+                            .value("blsdir")
+                            .unwrap_or("/loader/entries/")
+                            .to_string();
+                        (
+                            self.env
+                                .value("root")
+                                .filter(|r| !r.is_empty())
+                                .map(str::to_string),
+                            vec![dir, "/boot/loader/entries/".to_string()],
+                        )
+                    }
+                };
+                let mut found = false;
+                for dir in &dirs {
+                    let names: Vec<String> = self
+                        .src
+                        .list_dir(dev.as_deref(), dir)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|n| n.len() <= 255 && bls::grub_wants(n))
+                        .collect();
+                    if names.is_empty() {
+                        continue;
+                    }
+                    let mut names = names;
+                    names.sort();
+                    names.dedup();
+                    let (e, n) = bls::read_entries(
+                        &mut *self.src,
+                        dev.as_deref(),
+                        dir,
+                        &names,
+                        true,
+                        &mut warnings,
+                    );
+                    loaded = e;
+                    read = n;
+                    found = true;
+                    break;
+                }
+                if !found {
+                    let on = dev
+                        .as_deref()
+                        .map_or_else(String::new, |d| format!("({d})"));
+                    warnings.push(format!("no entry files in {on}{}", dirs.join(" nor ")));
+                }
+            }
+        }
+        for w in warnings {
+            self.warn(format!("blscfg: {w}"));
+        }
+        self.read_bytes = self.read_bytes.saturating_add(read);
+        if self.read_bytes > MAX_READ_BYTES {
+            return Err(self.fatal(format!(
+                "config files read exceed {MAX_READ_BYTES} bytes in total"
+            )));
+        }
+        // Keep them newest first, as `bls_add_entry` does; an entry equal to one already
+        // there is dropped.
+        for e in loaded {
+            // One step per 16 comparisons (at most MAX_BLS_ENTRIES each).
+            self.step(1 + self.bls.len() as u64 / 16)?;
+            let mut at = None;
+            let mut dup = false;
+            for (i, (x, _)) in self.bls.iter().enumerate() {
+                match bls::grub_bls_cmp(&e.id, &x.id) {
+                    std::cmp::Ordering::Equal => {
+                        dup = true;
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        at = Some(i);
+                        break;
+                    }
+                    std::cmp::Ordering::Less => {}
+                }
+            }
+            if dup {
+                continue;
+            }
+            if self.bls.len() >= MAX_BLS_ENTRIES {
+                self.warn(format!(
+                    "blscfg: more than {MAX_BLS_ENTRIES} entries; `{}` skipped",
+                    e.id
+                ));
+                continue;
+            }
+            match at {
+                Some(i) => self.bls.insert(i, (e, false)),
+                None => self.bls.push((e, false)),
+            }
+        }
+        // `bls_create_entries`.
+        let def = self.env.value("default").map(str::to_string);
+        for idx in 0..self.bls.len() {
+            let Some((e, visible)) = self.bls.get(idx) else {
+                break;
+            };
+            if *visible {
+                continue;
+            }
+            let is_default = def.as_deref().is_some_and(|d| {
+                d == e.id
+                    || e.first("title") == Some(d)
+                    || bls_index(d).is_some_and(|n| n == idx as u64)
+            });
+            let wanted = (show_default && is_default)
+                || (show_non_default && !is_default)
+                || entry_id.as_deref() == Some(e.id.as_str());
+            if !wanted {
+                continue;
+            }
+            let e = e.clone();
+            if let Some(slot) = self.bls.get_mut(idx) {
+                slot.1 = true;
+            }
+            self.bls_create_entry(&e)?;
+        }
+        self.ok(true)
+    }
+
+    /// `create_entry` of `blscfg.c`: the entry's script, run as a menu entry.
+    fn bls_create_entry(&mut self, e: &BlsEntry) -> R<()> {
+        let Some(clinux) = e.first("linux") else {
+            self.warn(format!(
+                "blscfg: `{}.conf` has no `linux` key; skipped",
+                e.id
+            ));
+            return Ok(());
+        };
+        let env = |name: &str| self.env.value(name).map(str::to_string);
+        let lookup = |name: &str| env(name);
+        let title = e.first("title").unwrap_or(clinux).to_string();
+        let options = expand_val(e.first("options"), &lookup)
+            .or_else(|| expand_val(env("default_kernelopts").as_deref(), &lookup));
+        let initrds: Vec<&str> = e.all("initrd").collect();
+        let mut devicetree = expand_val(e.first("devicetree"), &lookup);
+        let mut dt_prefix = false;
+        if devicetree.is_none() {
+            devicetree = expand_val(env("devicetree").as_deref(), &lookup);
+            dt_prefix = true;
+        }
+        let users = expand_val(e.first("grub_users"), &lookup);
+        let early = env("early_initrd");
+        let savedefault = env("save_default").as_deref() == Some("true");
+        let dir_of = |p: &str| {
+            p.rfind('/')
+                .map_or(String::new(), |k| p.get(..=k).unwrap_or("").to_string())
+        };
+
+        let mut script = String::new();
+        if savedefault {
+            script.push_str("savedefault\n");
+        }
+        script.push_str("load_video\nset gfxpayload=keep\ninsmod gzio\n");
+        script.push_str("linux ($root)");
+        script.push_str(clinux);
+        if let Some(o) = &options {
+            script.push(' ');
+            script.push_str(o);
+        }
+        script.push('\n');
+        let early: Vec<&str> = early
+            .as_deref()
+            .map(|s| s.split(' ').collect())
+            .unwrap_or_default();
+        if !early.is_empty() || !initrds.is_empty() {
+            let prefix = dir_of(initrds.first().copied().unwrap_or(clinux));
+            script.push_str("initrd");
+            for x in &early {
+                script.push_str(" ($root)");
+                script.push_str(&prefix);
+                script.push_str(x);
+            }
+            for x in &initrds {
+                script.push_str(" ($root)");
+                script.push_str(x);
+            }
+            script.push('\n');
+        }
+        if let Some(dt) = &devicetree {
+            script.push_str("devicetree ($root)");
+            if dt_prefix {
+                script.push_str(&dir_of(clinux));
+            }
+            script.push_str(dt);
+            script.push('\n');
+        }
+        self.charge(script.len())?;
+
+        self.add_item()?;
+        let mut params = vec![title.clone()];
+        params.extend(e.all("grub_arg").map(str::to_string));
+        let access = Access {
+            unrestricted: users.is_none(),
+            users: users.as_deref().map(auth_words),
+        };
+        let lines: Vec<String> = script
+            .strip_suffix('\n')
+            .unwrap_or(&script)
+            .split('\n')
+            .map(str::to_string)
+            .collect();
+        let source = self.keep_source(lines);
+        let label = format!("{}.conf", e.id);
+        let item = match parse_script(&script, &label) {
+            Ok(cmds) => {
+                let (file, line) = (std::mem::replace(&mut self.file, label), self.line);
+                let item =
+                    self.eval_entry(title, Some(e.id.clone()), &params, &cmds, source, access);
+                self.file = file;
+                self.line = line;
+                item?
+            }
+            Err(err) => {
+                self.warn(format!("blscfg: {err}; the entry cannot boot"));
+                let mut x = Entry::new(title);
+                x.id = Some(e.id.clone());
+                x.kind = EntryKind::Other;
+                x.source = source;
+                x.users = access.users;
+                x.unrestricted = access.unrestricted;
+                Item::Entry(x)
+            }
+        };
+        if let Some(top) = self.menus.last_mut() {
+            top.items.push(item);
+        }
+        Ok(())
     }
 
     fn pending(&self, s: &str) -> Pending {
@@ -1915,9 +2505,11 @@ impl<'a> Interp<'a> {
         if flow == Flow::Exit {
             self.warn("`exit`: GRUB would leave the boot loader here; menu kept as built so far");
         }
-        let settings = Settings::capture(&self.env);
         let frame = self.menus.pop().unwrap_or_default();
-        let settings = frame.result.unwrap_or(settings);
+        let settings = match frame.result {
+            Some(s) => s,
+            None => Settings::capture(&self.env, true),
+        };
 
         let mut menu = Menu::new(ConfigKind::Grub2);
         menu.items = frame.items;
@@ -1943,6 +2535,14 @@ impl<'a> Interp<'a> {
             Some(f) => format!("{reason} (menu of configfile {f})"),
             None => reason,
         };
+        menu.superusers = settings
+            .globals
+            .iter()
+            .find(|(k, _)| k == "superusers")
+            .map(|(_, v)| auth_words(v))
+            .unwrap_or_default();
+        menu.globals = settings.globals;
+        menu.passwords = self.passwords;
         menu.warnings = self.warnings;
         Ok(menu)
     }
@@ -2069,6 +2669,50 @@ mod tests {
             parse_envblk(b"# GRUB Environment Block\na=1").unwrap(),
             vec![]
         );
+    }
+
+    #[test]
+    fn expand_val_like_blscfg() {
+        let env = |n: &str| match n {
+            "kk" => Some("A B".to_string()),
+            "e" | "ee" => Some(String::new()),
+            _ => None,
+        };
+        let x = |v: &str| expand_val(Some(v), &env);
+        assert_eq!(x("$kk").as_deref(), Some("A B "));
+        assert_eq!(x("$kk $tt").as_deref(), Some("A B "));
+        assert_eq!(
+            x("root=/dev/a $kk quiet").as_deref(),
+            Some("root=/dev/a A B quiet")
+        );
+        assert_eq!(x("$ee").as_deref(), Some(" "));
+        assert_eq!(x("\\$kk").as_deref(), Some("\\$kk"));
+        assert_eq!(x("ab$kk").as_deref(), Some("abA B "));
+        // blscfg's quirks: one-character pieces next to a variable are lost.
+        assert_eq!(x("a$kk").as_deref(), Some("A B "));
+        assert_eq!(x("$kk,").as_deref(), Some("A B "));
+        assert_eq!(x("$e"), None);
+        assert_eq!(x("x"), None);
+        assert_eq!(x(""), None);
+        assert_eq!(expand_val(None, &env), None);
+        assert_eq!(x("$unset"), None);
+        assert_eq!(x("ro"), Some("ro".to_string()));
+    }
+
+    #[test]
+    fn pbkdf2_forms() {
+        assert!(valid_pbkdf2("grub.pbkdf2.sha512.10000.0A1B.C2D3"));
+        assert!(valid_pbkdf2("grub.pbkdf2.sha512.0x10.ab.cd"));
+        assert!(!valid_pbkdf2("grub.pbkdf2.sha512.10000.0A1.C2D3"));
+        assert!(!valid_pbkdf2("grub.pbkdf2.sha512.10000x.0A.C2"));
+        assert!(!valid_pbkdf2("grub.pbkdf2.sha512.10000.0A.C2.D3"));
+        assert!(!valid_pbkdf2("grub.pbkdf2.sha512."));
+        assert!(!valid_pbkdf2("dummy"));
+        assert_eq!(auth_words(" a,b;c|d&e  f "), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(bls_index("2"), Some(2));
+        assert_eq!(bls_index("9af7-5.18"), Some(9));
+        assert_eq!(bls_index("m-1"), None);
+        assert_eq!(bls_index("-0"), Some(0));
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub struct Block {
     /// Byte range of the source between the braces (what GRUB stores as a menu entry's
     /// body), in the script text given to [`parse_script`].
     pub span: std::ops::Range<usize>,
+    /// That script text (shared by every block parsed from it).
+    pub text: Rc<str>,
+}
+
+impl Block {
+    /// The source text between the braces.
+    pub fn source(&self) -> &str {
+        self.text.get(self.span.clone()).unwrap_or("")
+    }
 }
 
 /// A command.
@@ -98,6 +107,7 @@ struct Parser<'a> {
     cur: Token,
     depth: usize,
     file: &'a str,
+    text: Rc<str>,
 }
 
 fn describe(t: &Tok) -> String {
@@ -248,6 +258,7 @@ impl<'a> Parser<'a> {
         Ok(Block {
             cmds: Rc::new(cmds),
             span: open..close,
+            text: self.text.clone(),
         })
     }
 
@@ -352,7 +363,8 @@ pub struct Script<'a> {
 }
 
 impl<'a> Script<'a> {
-    /// Start reading `src`; `file` names it in errors.
+    /// Start reading `src`; `file` names it in errors. (Blocks keep a shared copy of
+    /// `src` for their source text.)
     pub fn new(src: &'a str, file: &'a str) -> Result<Self, ParseError> {
         let mut lx = Lexer::new(src, file);
         let cur = lx.next_token()?;
@@ -362,6 +374,7 @@ impl<'a> Script<'a> {
                 cur,
                 depth: 0,
                 file,
+                text: Rc::from(src),
             },
         })
     }
@@ -448,6 +461,7 @@ mod tests {
         match &cmds[0] {
             Cmd::Simple { block: Some(b), .. } => {
                 assert_eq!(&src[b.span.clone()], " linux /k a ");
+                assert_eq!(b.source(), " linux /k a ");
                 assert_eq!(b.cmds.len(), 1);
             }
             _ => panic!(),

@@ -43,6 +43,27 @@ pub fn tree(dir: &str, mount: &str) -> MapSource {
     src
 }
 
+/// [`tree`], with every file on GRUB device `device` instead of the config's own volume.
+pub fn tree_on(dir: &str, mount: &str, device: &str) -> MapSource {
+    let t = tree(dir, mount);
+    let mut out = MapSource::default();
+    for ((_, p), d) in t.files {
+        out.files.insert((device.to_string(), p), d);
+    }
+    out
+}
+
+/// Merge two sources.
+pub fn merge(mut a: MapSource, b: MapSource) -> MapSource {
+    a.files.extend(b.files);
+    a
+}
+
+/// Lines as owned strings.
+pub fn lines(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 /// A GRUB environment block of 1024 bytes, as grub-editenv writes it.
 pub fn grubenv(vars: &[(&str, &str)]) -> Vec<u8> {
     let mut s = String::from("# GRUB Environment Block\n");
@@ -82,6 +103,9 @@ impl FileSource for Src {
     }
     fn is_dir(&mut self, device: Option<&str>, path: &str) -> bool {
         device.is_none() && self.dirs.iter().any(|d| d == path)
+    }
+    fn list_dir(&mut self, device: Option<&str>, path: &str) -> Option<Vec<String>> {
+        self.map.list_dir(device, path)
     }
     fn search(&mut self, kind: SearchKind, value: &str) -> Option<String> {
         self.searches
