@@ -496,7 +496,8 @@ pub enum SearchKind {
 /// The guest's files as a config parser sees them. Implemented by the caller (the `rsgrub`
 /// binary over the real volumes; tests over a map). Every read is bounded by `max`.
 pub trait FileSource {
-    /// Read a file; `device` `None` = the config's own volume. `None` if absent or unreadable.
+    /// Read at most `max` bytes from the start of a file (a prefix: `[ -s FILE ]` asks for one
+    /// byte); `device` `None` = the config's own volume. `None` if absent or unreadable.
     fn read_file(&mut self, device: Option<&str>, path: &str, max: usize) -> Option<Vec<u8>>;
     /// Whether a path exists (`[ -f ]`, `[ -e ]`).
     fn exists(&mut self, device: Option<&str>, path: &str) -> bool {

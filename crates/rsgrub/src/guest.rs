@@ -135,9 +135,26 @@ impl GuestFiles<'_> {
 }
 
 impl FileSource for GuestFiles<'_> {
+    /// At most `max` bytes from the start of the file (a prefix, as [`rsgrub_bootcfg::MapSource`]
+    /// gives): parsers cap what they read, and `[ -s FILE ]` reads one byte.
     fn read_file(&mut self, device: Option<&str>, p: &str, max: usize) -> Option<Vec<u8>> {
         let fs = self.guest.fs(self.vol(device)?).ok()?;
-        path::read_file(fs, p.as_bytes(), max as u64).ok()
+        let node = path::resolve(fs, p.as_bytes(), true).ok()?;
+        let meta = fs.metadata(node).ok()?;
+        if meta.kind != FileType::Regular {
+            return None;
+        }
+        let len = usize::try_from(meta.size).unwrap_or(usize::MAX).min(max);
+        let mut out = vec![0u8; len];
+        let mut done = 0usize;
+        while done < len {
+            let n = fs.read_at(node, done as u64, out.get_mut(done..)?).ok()?;
+            if n == 0 {
+                return None;
+            }
+            done = done.saturating_add(n);
+        }
+        Some(out)
     }
 
     fn exists(&mut self, device: Option<&str>, p: &str) -> bool {
