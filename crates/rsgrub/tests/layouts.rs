@@ -1,6 +1,11 @@
 //! End to end on the other disk layouts and image formats: logical partitions, qcow2 (plain,
 //! zlib, zstd), VHD (dynamic, fixed), LVM2.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod common;
 
 use common::*;
@@ -55,9 +60,22 @@ fn convert(raw: &Path, fmt: &str, opts: &[&str]) -> PathBuf {
 fn boots(d: &Disk, image: &Path) {
     let r = run_libxl(image, &["-q"]);
     assert_eq!(r.status, 0, "{}: {}", image.display(), r.stderr);
-    assert_eq!(sha256(&r.file("kernel")), sha256(&d.kernel), "{}", image.display());
-    assert_eq!(sha256(&r.file("ramdisk")), sha256(&d.initrd), "{}", image.display());
-    assert_eq!(r.get("args"), Some(format!("root=UUID={UUID} ro quiet").as_str()));
+    assert_eq!(
+        sha256(&r.file("kernel")),
+        sha256(&d.kernel),
+        "{}",
+        image.display()
+    );
+    assert_eq!(
+        sha256(&r.file("ramdisk")),
+        sha256(&d.initrd),
+        "{}",
+        image.display()
+    );
+    assert_eq!(
+        r.get("args"),
+        Some(format!("root=UUID={UUID} ro quiet").as_str())
+    );
 }
 
 #[test]
@@ -66,7 +84,10 @@ fn qcow2_and_vhd_images_boot() {
     boots(&d, &d.raw);
     boots(&d, &convert(&d.raw, "qcow2", &[]));
     boots(&d, &convert(&d.raw, "qcow2", &["-c"]));
-    boots(&d, &convert(&d.raw, "qcow2", &["-c", "-o", "compression_type=zstd"]));
+    boots(
+        &d,
+        &convert(&d.raw, "qcow2", &["-c", "-o", "compression_type=zstd"]),
+    );
     boots(&d, &convert(&d.raw, "qcow2", &["-o", "cluster_size=4096"]));
     boots(&d, &convert(&d.raw, "vpc", &[]));
     boots(&d, &convert(&d.raw, "vpc", &["-o", "subformat=fixed"]));
@@ -118,7 +139,12 @@ fn boot_in_a_logical_partition() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
     // sfdisk --dump lists p1, p2 (extended), p5, p6, p7.
     let starts = partition_starts(&disk);
@@ -132,7 +158,11 @@ fn boot_in_a_logical_partition() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.file("kernel"), kernel);
     assert_eq!(r.get("args"), Some("root=/dev/xvda7 ro"));
-    let o = rsgrub().args(["inspect", "--json"]).arg(&disk).output().unwrap();
+    let o = rsgrub()
+        .args(["inspect", "--json"])
+        .arg(&disk)
+        .output()
+        .unwrap();
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let boot_vol = j["boot_volume"].as_u64().unwrap() as usize;
     assert_eq!(j["volumes"][boot_vol]["name"], "msdos6");
