@@ -211,3 +211,46 @@ impl FileSource for GuestFiles<'_> {
         Some(names)
     }
 }
+
+/// A guest file as a [`rsgrub_io::ReadAt`] (for kernel checks without extracting it).
+pub struct GuestFile<'a> {
+    fs: &'a dyn rsgrub_fs::Filesystem,
+    node: rsgrub_fs::NodeId,
+    size: u64,
+}
+
+impl<'a> GuestFile<'a> {
+    /// Open `p` on volume `v` of the guest.
+    pub fn open(guest: &'a Guest, v: usize, p: &str) -> Option<GuestFile<'a>> {
+        let fs = guest.fs(v).ok()?;
+        let node = path::resolve(fs, p.as_bytes(), true).ok()?;
+        let meta = fs.metadata(node).ok()?;
+        (meta.kind == FileType::Regular).then_some(GuestFile {
+            fs,
+            node,
+            size: meta.size,
+        })
+    }
+}
+
+impl rsgrub_io::ReadAt for GuestFile<'_> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        rsgrub_io::check_range(offset, buf.len(), self.size)?;
+        let mut done = 0usize;
+        while done < buf.len() {
+            let dst = buf.get_mut(done..).unwrap_or_default();
+            let n = self
+                .fs
+                .read_at(self.node, offset.saturating_add(done as u64), dst)
+                .map_err(std::io::Error::other)?;
+            if n == 0 {
+                return Err(rsgrub_io::out_of_range(offset, buf.len(), self.size));
+            }
+            done = done.saturating_add(n);
+        }
+        Ok(())
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+}

@@ -19,6 +19,25 @@ fn file_json(guest: &Guest, home: usize, root: Option<&str>, f: &FileRef) -> Val
     })
 }
 
+/// The kernel checks: format, Xen notes and whether Xen can boot it PV and/or PVH.
+fn kernel_json(guest: &Guest, home: usize, root: Option<&str>, f: &FileRef) -> Value {
+    let mut v = file_json(guest, home, root, f);
+    let info = discover::locate(guest, home, root, f)
+        .and_then(|vol| crate::guest::GuestFile::open(guest, vol, &f.path))
+        .map(|file| rsgrub_kernel::identify(&file));
+    if let Some(info) = info {
+        v["xen"] = json!(match info.verdict {
+            rsgrub_kernel::Verdict::PvCapable => "PV-capable",
+            rsgrub_kernel::Verdict::PvhCapable => "PVH-capable",
+            rsgrub_kernel::Verdict::PvAndPvh => "PV-capable, PVH-capable",
+            rsgrub_kernel::Verdict::NotXen => "not a Xen kernel",
+            rsgrub_kernel::Verdict::Unknown => "unknown",
+        });
+        v["format"] = json!(info.describe());
+    }
+    v
+}
+
 fn items_json(guest: &Guest, home: usize, items: &[Item], prefix: &mut Vec<usize>) -> Vec<Value> {
     let mut out = Vec::new();
     for (i, it) in items.iter().enumerate() {
@@ -34,7 +53,7 @@ fn items_json(guest: &Guest, home: usize, items: &[Item], prefix: &mut Vec<usize
                     "id": e.id,
                     "kind": format!("{:?}", e.kind).to_lowercase(),
                     "root": e.root,
-                    "kernel": e.kernel.as_ref().map(|k| file_json(guest, home, root, k)),
+                    "kernel": e.kernel.as_ref().map(|k| kernel_json(guest, home, root, k)),
                     "initrds": e.initrds.iter().map(|f| file_json(guest, home, root, f)).collect::<Vec<_>>(),
                     "args": e.args,
                 }));
@@ -250,7 +269,11 @@ pub fn inspect_text(guest: &Guest, image: Option<&rsgrub_disk::image::Info>) -> 
                     )
                 };
                 if !it["kernel"].is_null() {
-                    s.push_str(&format!("{ind}  kernel: {}\n", show(&it["kernel"])));
+                    let xen = it["kernel"]["xen"]
+                        .as_str()
+                        .map(|x| format!(" [{x}]"))
+                        .unwrap_or_default();
+                    s.push_str(&format!("{ind}  kernel: {}{xen}\n", show(&it["kernel"])));
                 }
                 for i in it["initrds"].as_array().into_iter().flatten() {
                     s.push_str(&format!("{ind}  initrd: {}\n", show(i)));
