@@ -137,7 +137,8 @@ pub struct Driver {
 }
 
 /// Every driver, in probe order. Signatures do not overlap (ext: 0xEF53 at 1080; ISO9660:
-/// `CD001` at 32769; FAT: a BPB at 0; UFS: magic at 8192+1372 / 65536+1372; ReiserFS: magic at
+/// `CD001` at 32769; FAT: a BPB at 0; UFS: magic at 1372 past a superblock at 0, 8K, 64K or
+/// 256K (with a plausible block size and fs_ipg, as GRUB checks); ReiserFS: magic at
 /// 65536+52), so the order only matters for hybrid images: ISO9660 before FAT.
 pub static DRIVERS: &[Driver] = &[
     Driver {
