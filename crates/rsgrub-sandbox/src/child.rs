@@ -513,6 +513,11 @@ where
     if let Err(e) = drop_privileges(plan.ids, &mut notes) {
         return out.fail(&e);
     }
+    // A change of credentials also clears the parent-death signal: set it again, or a worker
+    // run as another uid would outlive a killed rsgrub (seen with the menu waiting on a tty).
+    if let Err(e) = rustix::process::set_parent_process_death_signal(Some(Signal::KILL)) {
+        return out.fail(&format!("PR_SET_PDEATHSIG after the uid change: {e}"));
+    }
     // A change of credentials resets dumpability: set it again.
     if let Err(e) =
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)

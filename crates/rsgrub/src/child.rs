@@ -29,6 +29,8 @@ pub struct Request {
     pub debug: bool,
     /// With `--isconfig`: the config's file name (its language is guessed from it).
     pub config_name: String,
+    /// Choose the entry in the boot menu on the terminal (fds 0 and 1).
+    pub interactive: bool,
 }
 
 /// Modes.
@@ -98,6 +100,13 @@ pub fn run(req: &Request, image: File, out: Option<Outputs<'_>>) -> Result<Reply
     let mut reasons: Vec<String> = Vec::new();
     let mut listing = String::new();
     for &v in guest.boot_order() {
+        // Solaris/illumos and NetWare PV guests carry no config PyGrub reads: it recognises
+        // their kernels by path, before looking for a config.
+        if req.mode != Mode::List {
+            if let Some(e) = sniff_kernel(&guest, v, req.extra_args.as_deref()) {
+                return boot_entry(req, &guest, v, &e, image, out);
+            }
+        }
         let found = match discover::find_config(&guest, v, req.debug) {
             Ok(Some(f)) => f,
             Ok(None) => {
@@ -118,9 +127,14 @@ pub fn run(req: &Request, image: File, out: Option<Outputs<'_>>) -> Result<Reply
             listing.push_str(&list(&found.menu));
             return Ok(Reply::Text(listing));
         }
-        match choose(req, &guest, &found) {
+        let chosen = if req.interactive {
+            crate::menu::choose(&guest, &found)
+        } else {
+            choose(req, &guest, &found).map(|(e, home)| (e.clone(), home))
+        };
+        match chosen {
             Ok((entry, home)) => {
-                let mut e = entry.clone();
+                let mut e = entry;
                 if let Some(a) = &req.extra_args {
                     e.args = join_args(&e.args, a);
                 }
@@ -145,6 +159,140 @@ pub fn run(req: &Request, image: File, out: Option<Outputs<'_>>) -> Result<Reply
         "Unable to find partition containing kernel: {}",
         reasons.join("; ")
     ))
+}
+
+/// Boot a UKI: `.linux` is the kernel; `.initrd` then the entry's own initrds are the
+/// ramdisk; the args are the entry's if it has any (systemd-boot `options`), else `.cmdline`.
+#[allow(clippy::too_many_arguments)]
+fn boot_uki(
+    req: &Request,
+    guest: &Guest,
+    kvol: usize,
+    e: &Entry,
+    (u, f): (&rsgrub_kernel::Uki, &crate::guest::GuestFile<'_>),
+    initrds: &[(usize, &FileRef)],
+    image: &File,
+    out: Option<Outputs<'_>>,
+) -> Result<Reply, String> {
+    let kernel = e.kernel.as_ref().ok_or("entry has no kernel")?;
+    let mut args = e.args.trim().to_string();
+    if args.is_empty() {
+        if let Some(c) = u.cmdline {
+            let len = usize::try_from(c.size.min(4096)).unwrap_or(4096);
+            let mut b = vec![0u8; len];
+            rsgrub_io::ReadAt::read_at(f, c.offset, &mut b)
+                .map_err(|err| format!("{kernel}: .cmdline: {err}"))?;
+            let text = String::from_utf8_lossy(&b).into_owned();
+            args = text
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string();
+        }
+        if let Some(a) = &req.extra_args {
+            args = join_args(&args, a);
+        }
+    }
+    let has_ramdisk = u.initrd.is_some() || !initrds.is_empty();
+    let Some(out) = out else {
+        return Ok(Reply::Boot {
+            kernel_size: 0,
+            ramdisk_size: has_ramdisk.then_some(0),
+            args,
+        });
+    };
+    let fs = guest.fs(kvol)?;
+    let what = |s: &str, err: String| format!("{}: {kernel} {s}: {err}", guest.describe(kvol));
+    let k = extract::copy_part(
+        fs,
+        &kernel.path,
+        u.linux.offset,
+        u.linux.size,
+        out.kernel,
+        0,
+        req.cap,
+    )
+    .map_err(|err| what(".linux", err))?;
+    let mut off = 0u64;
+    if let Some(i) = u.initrd {
+        extract::copy_part(fs, &kernel.path, i.offset, i.size, out.ramdisk, 0, req.cap)
+            .map_err(|err| what(".initrd", err))?;
+        off = i.size;
+    }
+    for (v, f) in initrds {
+        off = off
+            .checked_next_multiple_of(4)
+            .ok_or("initrd size overflows")?;
+        out.ramdisk
+            .set_len(off)
+            .map_err(|err| format!("writing the ramdisk: {err}"))?;
+        let fsv = guest.fs(*v)?;
+        let vol = guest.volumes.get(*v).ok_or("volume")?;
+        let img = f.path.as_str();
+        let c = extract::copy_file(
+            fsv,
+            vol,
+            image,
+            img,
+            out.ramdisk,
+            off,
+            req.cap.saturating_sub(off),
+        )
+        .map_err(|err| format!("{}: initrd {f}: {err}", guest.describe(*v)))?;
+        off = off.checked_add(c.size).ok_or("initrd size overflows")?;
+    }
+    Ok(Reply::Boot {
+        kernel_size: k.size,
+        ramdisk_size: has_ramdisk.then_some(off),
+        args,
+    })
+}
+
+/// PyGrub's `sniff_solaris` and `sniff_netware`: a Solaris PV kernel
+/// (`/platform/i86xpv/kernel[/amd64]/unix` with its boot archive), whose args PyGrub reorders
+/// (`root=`/`ip=` first, then the kernel path, then the rest — spacing kept exactly), or a
+/// NetWare loader (`/nwserver/xnloader.sys`).
+fn sniff_kernel(guest: &Guest, v: usize, args: Option<&str>) -> Option<Entry> {
+    let file = |p: &str| FileRef {
+        device: None,
+        path: p.to_string(),
+    };
+    let amd64 = "/platform/i86xpv/kernel/amd64/unix";
+    let i386 = "/platform/i86xpv/kernel/unix";
+    let (kernel, archive) = if cfg!(target_arch = "x86_64") && guest.is_file(v, amd64) {
+        (amd64, "/platform/i86pc/amd64/boot_archive")
+    } else if guest.is_file(v, i386) {
+        (i386, "/platform/i86pc/boot_archive")
+    } else if guest.is_file(v, "/nwserver/xnloader.sys") {
+        let mut e = Entry::new("NetWare");
+        e.kernel = Some(file("/nwserver/xnloader.sys"));
+        e.args = args.unwrap_or_default().to_string();
+        return Some(e);
+    } else {
+        return None;
+    };
+    let mut e = Entry::new("Solaris");
+    e.kernel = Some(file(kernel));
+    e.initrds.push(file(archive));
+    e.args = solaris_args(kernel, args.unwrap_or_default());
+    Some(e)
+}
+
+/// PyGrub's Solaris argument order, byte for byte.
+fn solaris_args(kernel: &str, args: &str) -> String {
+    if args.is_empty() {
+        return kernel.to_string();
+    }
+    let mut xen = String::new();
+    let mut user = String::new();
+    for a in args.split_whitespace() {
+        if a.starts_with("root=") || a.starts_with("ip=") {
+            xen.push_str(a);
+            xen.push(' ');
+        } else if a != kernel {
+            user.push_str(a);
+            user.push(' ');
+        }
+    }
+    format!("{xen} {kernel} {user}")
 }
 
 fn join_args(a: &str, b: &str) -> String {
@@ -173,8 +321,31 @@ fn choose<'m>(
         .entry(&path)
         .ok_or("no bootable entry in the config")?;
     let kernel = entry.kernel.as_ref().ok_or("entry has no kernel")?;
-    let home = discover::locate(guest, found.volume, entry.root.as_deref(), kernel)
-        .ok_or_else(|| format!("entry '{}': kernel {kernel}: no such file", entry.title))?;
+    let mut home = discover::locate(guest, found.volume, entry.root.as_deref(), kernel);
+    let mut entry = entry;
+    if home.is_none() && req.entry.is_none() {
+        // GRUB's `fallback`: when the default cannot boot, the fallback entries in order.
+        for fb in &found.menu.fallback {
+            let Some(e) = found.menu.entry(fb) else {
+                continue;
+            };
+            let Some(k) = e.kernel.as_ref() else { continue };
+            if e.kind != rsgrub_bootcfg::EntryKind::Linux {
+                continue;
+            }
+            if let Some(h) = discover::locate(guest, found.volume, e.root.as_deref(), k) {
+                warn(&format!(
+                    "entry '{}': kernel {kernel}: no such file; booting the fallback entry '{}'",
+                    entry.title, e.title
+                ));
+                home = Some(h);
+                entry = e;
+                break;
+            }
+        }
+    }
+    let home =
+        home.ok_or_else(|| format!("entry '{}': kernel {kernel}: no such file", entry.title))?;
     Ok((entry, home))
 }
 
@@ -194,6 +365,12 @@ fn boot_entry(
         let v = discover::locate(guest, kvol, e.root.as_deref(), i)
             .ok_or_else(|| format!("{}: initrd {i}: no such file", guest.describe(kvol)))?;
         initrds.push((v, i));
+    }
+    // A unified kernel image (PE with .linux/.initrd/.cmdline): boot its sections.
+    let uki = crate::guest::GuestFile::open(guest, kvol, &kernel.path)
+        .and_then(|f| rsgrub_kernel::uki_sections(&f).map(|u| (u, f)));
+    if let Some((u, f)) = uki {
+        return boot_uki(req, guest, kvol, e, (&u, &f), &initrds, image, out);
     }
     let args = e.args.clone();
     let Some(out) = out else {
@@ -216,6 +393,19 @@ fn boot_entry(
             "rsgrub: kernel {kernel}: {} bytes ({} zero-copy)",
             k.size, k.zero_copy
         );
+    }
+    // Warn (never fail) when the kernel is readable and cannot boot as a Xen guest.
+    if let Some(f) = crate::guest::GuestFile::open(guest, kvol, &kernel.path) {
+        let info = rsgrub_kernel::identify(&f);
+        if req.debug {
+            eprintln!("rsgrub: kernel {kernel}: {}", info.describe());
+        }
+        if info.verdict == rsgrub_kernel::Verdict::NotXen {
+            warn(&format!(
+                "kernel {kernel} is not a Xen PV or PVH kernel ({}); booting it anyway",
+                info.describe()
+            ));
+        }
     }
     let mut rd_size = None;
     if !initrds.is_empty() {
@@ -253,10 +443,12 @@ fn boot_entry(
     })
 }
 
-/// `-l`: PyGrub's listing format, one block per entry (submenus shown as paths).
+/// `-l`: PyGrub's listing format, one block per entry (title/root/kernel/args/initrd), plus
+/// the entry's place in the tree (`entry: 1>0`, usable as `--entry=1>0`; submenu entries show
+/// their submenu path) and `default: yes` on the entry that boots by default.
 pub fn list(menu: &Menu) -> String {
     let mut s = String::new();
-    for (_, e) in menu.entries() {
+    for (path, e) in menu.entries() {
         let initrd = if e.initrds.is_empty() {
             "None".to_string()
         } else {
@@ -266,7 +458,19 @@ pub fn list(menu: &Menu) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        s.push_str(&format!("title: {}\n", e.title));
+        let mut titles = Vec::new();
+        for depth in 1..path.len() {
+            if let Some(item) = path.get(..depth).and_then(|p| menu.get(p)) {
+                titles.push(item.title().to_string());
+            }
+        }
+        titles.push(e.title.clone());
+        let idx: Vec<String> = path.iter().map(|n| n.to_string()).collect();
+        s.push_str(&format!("title: {}\n", titles.join(">")));
+        s.push_str(&format!("  entry: {}\n", idx.join(">")));
+        if menu.default.as_deref() == Some(path.as_slice()) {
+            s.push_str("  default: yes\n");
+        }
         s.push_str(&format!(
             "  root: {}\n",
             e.root.as_deref().unwrap_or("None")

@@ -156,7 +156,75 @@ pub fn find_config(guest: &Guest, v: usize, debug: bool) -> Result<Option<Found>
             menu,
         }));
     }
-    Ok(None)
+    Ok(uki_menu(guest, v))
+}
+
+/// Most UKIs listed from one `/EFI/Linux`.
+const MAX_UKIS: usize = 64;
+
+/// Boot Loader Specification Type #2 entries: the unified kernel images in `/EFI/Linux/*.efi`
+/// (on an ESP, or `/boot/efi/EFI/Linux`), newest version first, titled from their `.osrel`.
+fn uki_menu(guest: &Guest, v: usize) -> Option<Found> {
+    let mut src = GuestFiles { guest, home: v };
+    for dir in ["/EFI/Linux", "/boot/efi/EFI/Linux"] {
+        let Some(names) = bootcfg::FileSource::list_dir(&mut src, None, dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = names
+            .into_iter()
+            .filter(|n| n.to_ascii_lowercase().ends_with(".efi"))
+            .take(MAX_UKIS)
+            .collect();
+        names.sort_by(|a, b| bootcfg::bls::uapi_vercmp(b, a));
+        let mut menu = Menu::new(ConfigKind::Bls);
+        for name in names {
+            let p = format!("{dir}/{name}");
+            let Some(f) = crate::guest::GuestFile::open(guest, v, &p) else {
+                continue;
+            };
+            let Some(u) = rsgrub_kernel::uki_sections(&f) else {
+                continue;
+            };
+            let section = |e: Option<rsgrub_kernel::Extent>| -> String {
+                let Some(e) = e else { return String::new() };
+                let mut b = vec![0u8; usize::try_from(e.size.min(4096)).unwrap_or(0)];
+                match rsgrub_io::ReadAt::read_at(&f, e.offset, &mut b) {
+                    Ok(()) => String::from_utf8_lossy(&b)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                    Err(_) => String::new(),
+                }
+            };
+            let osrel = section(u.osrel);
+            let pretty = osrel
+                .lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|t| t.trim_matches('"').to_string());
+            let uname = section(u.uname);
+            let title = match (pretty, uname.trim()) {
+                (Some(p), "") => p,
+                (Some(p), u) => format!("{p} ({u})"),
+                (None, _) => name.trim_end_matches(".efi").to_string(),
+            };
+            let mut e = bootcfg::Entry::new(title);
+            e.id = Some(name.clone());
+            e.kernel = Some(bootcfg::FileRef {
+                device: None,
+                path: p,
+            });
+            menu.items.push(bootcfg::Item::Entry(e));
+        }
+        if !menu.items.is_empty() {
+            menu.default = Some(vec![0]);
+            menu.default_reason = "newest unified kernel image in EFI/Linux".into();
+            return Some(Found {
+                volume: v,
+                path: format!("{dir}/*.efi"),
+                menu,
+            });
+        }
+    }
+    None
 }
 
 /// Choose the entry to boot: `--entry` if given (a number, title, id or `>` path; also any

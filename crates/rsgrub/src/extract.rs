@@ -273,3 +273,50 @@ fn copy_range(image: &File, phys: u64, out: &File, off_out: u64, len: u64) -> bo
     }
     true
 }
+
+/// Copy bytes `[from, from+len)` of guest file `p` to `out` at `out_offset` (a UKI's `.linux`
+/// or `.initrd` section), at most `cap` bytes.
+pub fn copy_part(
+    fs: &dyn Filesystem,
+    p: &str,
+    from: u64,
+    len: u64,
+    out: &File,
+    out_offset: u64,
+    cap: u64,
+) -> Result<Copied, String> {
+    let node = path::resolve(fs, p.as_bytes(), true).map_err(|e| e.to_string())?;
+    let meta = fs.metadata(node).map_err(|e| format!("{p}: {e}"))?;
+    let end = from
+        .checked_add(len)
+        .filter(|&e| e <= meta.size)
+        .ok_or_else(|| format!("{p}: section {from}+{len} is past the end of the file"))?;
+    if len > cap {
+        return Err(format!(
+            "{p}: {len} bytes is more than the {} MiB limit (PYGRUB_MAX_FILE_SIZE_MB)",
+            cap >> 20
+        ));
+    }
+    let mut buf = vec![0u8; CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)).max(1)];
+    let mut off = from;
+    while off < end {
+        let want = usize::try_from((end - off).min(buf.len() as u64)).unwrap_or(buf.len());
+        let dst = buf.get_mut(..want).ok_or("buffer")?;
+        let n = fs
+            .read_at(node, off, dst)
+            .map_err(|e| format!("{p}: {e}"))?;
+        if n == 0 {
+            return Err(format!("{p}: file ends at {off} of {end} bytes"));
+        }
+        let at = out_offset
+            .checked_add(off - from)
+            .ok_or_else(|| format!("{p}: offset overflows"))?;
+        out.write_all_at(buf.get(..n).ok_or("buffer")?, at)
+            .map_err(|e| format!("writing {p} to the output file: {e}"))?;
+        off += n as u64;
+    }
+    Ok(Copied {
+        size: len,
+        zero_copy: 0,
+    })
+}

@@ -9,6 +9,7 @@ mod cli;
 mod discover;
 mod extract;
 mod guest;
+mod menu;
 mod output;
 mod protocol;
 mod run;

@@ -208,6 +208,13 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
     } else {
         Mode::Boot
     };
+    // The boot menu: shown as PyGrub shows it (not with -q, --entry, --runas), when there is
+    // a config to choose from and fds 0 and 1 are a terminal.
+    let show_menu = interactive
+        && runas.is_none()
+        && matches!(mode, Mode::Boot | Mode::NotReally)
+        && cli.kernel.is_none()
+        && crate::menu::terminal_usable();
     let image = OpenOptions::new()
         .read(true)
         .custom_flags(libc_o_cloexec())
@@ -253,6 +260,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         cap,
         debug: cli.debug,
         config_name: cli.image.to_string_lossy().into_owned(),
+        interactive: show_menu,
     };
     let mut keep = vec![0, 1, 2, image.as_raw_fd()];
     if let Some(f) = &files {
@@ -263,7 +271,8 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|&v| v > 0)
-        .unwrap_or(120);
+        // A person at the menu gets an hour (libxl sets the variable in restricted mode).
+        .unwrap_or(if show_menu { 3600 } else { 120 });
     let policy = Policy {
         enabled: !cli.no_sandbox,
         runas,
@@ -272,6 +281,8 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         timeout: Duration::from_secs(timeout),
         keep_fds: keep,
     };
+    // The menu puts the terminal in raw mode: put it back whatever happens to the child.
+    let _tty = crate::menu::TtyGuard::save(show_menu);
     let raw = rsgrub_sandbox::run(&policy, || {
         let outputs = files.as_ref().map(|f| Outputs {
             kernel: &f.kernel.1,

@@ -167,7 +167,17 @@ fn list_and_not_really_and_formats() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert_eq!(text.matches("title: ").count(), 3, "{text}");
     assert!(text.contains(&format!("  kernel: /boot/vmlinuz-{KVER}")));
-    assert!(text.contains("title: Debian GNU/Linux\n"));
+    assert!(
+        text.contains("title: Debian GNU/Linux\n  entry: 0\n  default: yes\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "title: Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux {KVER} (recovery mode)\n  entry: 1>1\n  root: "
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("default: yes").count(), 1);
 
     let tmp = tempfile::tempdir().unwrap();
     let o = rsgrub()

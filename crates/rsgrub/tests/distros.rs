@@ -346,3 +346,41 @@ title CentOS (2.6.32-754.el6.x86_64)\n\troot (hd0,0)\n\tkernel /vmlinuz-2.6.32-7
     assert_eq!(std::fs::read(get("ramdisk")).unwrap(), b"OLD");
     assert_eq!(get("args"), r.get("args").unwrap());
 }
+
+/// Solaris/illumos PV: no config, the kernel is found by path with its boot archive, and the
+/// args are reordered as PyGrub's sniff_solaris does (root=/ip= first, then the kernel path).
+#[test]
+fn solaris_and_netware_kernels_by_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let unix = pseudo_random(300_000, 111);
+    let root = tmp.path().join("root");
+    populate(
+        &root,
+        &[
+            ("platform/i86xpv/kernel/amd64/unix", &unix),
+            ("platform/i86pc/amd64/boot_archive", b"ARCHIVE"),
+        ],
+    );
+    let img = tmp.path().join("sol.img");
+    mkfs_ext("ext2", &root, &img, 8, &[]);
+    let r = run_libxl(&img, &["-q"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(sha256(&r.file("kernel")), sha256(&unix));
+    assert_eq!(r.file("ramdisk"), b"ARCHIVE");
+    assert_eq!(r.get("args"), Some("/platform/i86xpv/kernel/amd64/unix"));
+    let r = run_libxl(&img, &["-q", "--args=-k root=/dev/dsk/c0d0s0 ip=dhcp -v"]);
+    assert_eq!(
+        r.get("args"),
+        Some("root=/dev/dsk/c0d0s0 ip=dhcp  /platform/i86xpv/kernel/amd64/unix -k -v ")
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    populate(&root, &[("nwserver/xnloader.sys", b"NETWARE")]);
+    let img = tmp.path().join("nw.img");
+    mkfs_ext("ext2", &root, &img, 8, &[]);
+    let r = run_libxl(&img, &["-q"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.file("kernel"), b"NETWARE");
+    assert_eq!(r.get("ramdisk"), None);
+}
