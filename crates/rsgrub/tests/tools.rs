@@ -99,3 +99,60 @@ fn ls_and_cat_with_device_names_and_indices() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nope"));
 }
+
+/// One partition's ext4 superblock is damaged, another boots: inspect names the damaged one and
+/// why, and the boot still works; when nothing boots, the error lists every volume's reason.
+#[test]
+fn inspect_and_boot_with_a_corrupt_partition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good");
+    let k = pseudo_random(200_000, 161);
+    populate(
+        &good,
+        &[
+            ("boot/vmlinuz", &k),
+            (
+                "boot/grub/grub.cfg",
+                b"menuentry 'ok' {\n linux /boot/vmlinuz ro\n}\n",
+            ),
+        ],
+    );
+    let bad = tmp.path().join("bad");
+    populate(
+        &bad,
+        &[("boot/grub/grub.cfg", b"menuentry 'x' { linux /k }\n")],
+    );
+    let (gi, bi) = (tmp.path().join("g.img"), tmp.path().join("b.img"));
+    mkfs_ext("ext4", &good, &gi, 8, &[]);
+    mkfs_ext("ext4", &bad, &bi, 8, &[]);
+    // Damage the inode table of the bad one, keeping its superblock magic.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&bi).unwrap();
+        for off in (4096..1 << 20).step_by(4096) {
+            f.write_at(&pseudo_random(4096, off), off).unwrap();
+        }
+    }
+    let d = tmp.path().join("disk.img");
+    gpt_disk(&d, 24, &[(8, Some(&bi), "8300"), (8, Some(&gi), "8300")]);
+    let o = rsgrub()
+        .args(["inspect", "--json"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["boot_volume"], 1, "{j}");
+    let v0 = &j["volumes"][0]["filesystem"];
+    let reason = v0["error"]
+        .as_str()
+        .or_else(|| v0["config"]["error"].as_str())
+        .unwrap_or_else(|| panic!("the damaged volume shows why: {v0}"));
+    assert!(
+        reason.contains("ext4") || reason.contains("corrupt"),
+        "{reason}"
+    );
+    let r = run_libxl(&d, &["-q"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(sha256(&r.file("kernel")), sha256(&k));
+}
