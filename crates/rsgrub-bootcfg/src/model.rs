@@ -534,6 +534,14 @@ impl MapSource {
 }
 
 impl FileSource for MapSource {
+    /// A directory exists when some file lies under it.
+    fn is_dir(&mut self, device: Option<&str>, path: &str) -> bool {
+        let dev = device.unwrap_or("");
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        self.files
+            .keys()
+            .any(|(d, p)| d == dev && p.starts_with(&prefix))
+    }
     fn read_file(&mut self, device: Option<&str>, path: &str, max: usize) -> Option<Vec<u8>> {
         let d = self
             .files
