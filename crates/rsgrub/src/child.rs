@@ -135,6 +135,9 @@ pub fn run(req: &Request, image: File, out: Option<Outputs<'_>>) -> Result<Reply
         match chosen {
             Ok((entry, home)) => {
                 let mut e = entry;
+                if found.menu.kind == rsgrub_bootcfg::ConfigKind::NetBsd {
+                    e.args = netbsd_args(&guest, home, &e.args);
+                }
                 if let Some(a) = &req.extra_args {
                     e.args = join_args(&e.args, a);
                 }
@@ -261,6 +264,12 @@ fn sniff_kernel(guest: &Guest, v: usize, args: Option<&str>) -> Option<Entry> {
         (amd64, "/platform/i86pc/amd64/boot_archive")
     } else if guest.is_file(v, i386) {
         (i386, "/platform/i86pc/boot_archive")
+    } else if let Some(k) = netbsd_domu_kernel(guest, v) {
+        // NetBSD's Xen convention: /netbsd-XEN3_DOMU (or XEN3PAE_DOMU) at the root.
+        let mut e = Entry::new("NetBSD");
+        e.args = netbsd_args(guest, v, args.unwrap_or_default());
+        e.kernel = Some(file(&k));
+        return Some(e);
     } else if guest.is_file(v, "/nwserver/xnloader.sys") {
         let mut e = Entry::new("NetWare");
         e.kernel = Some(file("/nwserver/xnloader.sys"));
@@ -274,6 +283,42 @@ fn sniff_kernel(guest: &Guest, v: usize, args: Option<&str>) -> Option<Entry> {
     e.initrds.push(file(archive));
     e.args = solaris_args(kernel, args.unwrap_or_default());
     Some(e)
+}
+
+/// A NetBSD domU kernel at the volume's root (`netbsd-XEN3_DOMU`, `netbsd-XEN3PAE_DOMU`, …),
+/// the 64-bit one first. Only looked for when there is no config.
+fn netbsd_domu_kernel(guest: &Guest, v: usize) -> Option<String> {
+    let mut src = crate::guest::GuestFiles { guest, home: v };
+    let mut names: Vec<String> = rsgrub_bootcfg::FileSource::list_dir(&mut src, None, "/")?
+        .into_iter()
+        .filter(|n| n.starts_with("netbsd-XEN3") && n.contains("DOMU"))
+        .collect();
+    names.sort_by_key(|n| (n.contains("PAE"), n.clone()));
+    let k = format!("/{}", names.first()?);
+    guest.is_file(v, &k).then_some(k)
+}
+
+/// NetBSD's Xen PV kernel takes its root device from `root=` (xen_machdep.c): name the
+/// disklabel partition the kernel was found on (`xbd0a`…) unless the config already did.
+fn netbsd_args(guest: &Guest, v: usize, args: &str) -> String {
+    if args
+        .split_whitespace()
+        .any(|a| a.starts_with("root=") || a.starts_with("bootdev="))
+    {
+        return args.to_string();
+    }
+    let letter = guest
+        .volumes
+        .get(v)
+        .filter(|vol| vol.scheme == rsgrub_disk::Scheme::Bsd)
+        .map(|vol| rsgrub_disk::bsd::letter(vol.number.saturating_sub(1)))
+        .unwrap_or('a');
+    let root = format!("root=xbd0{letter}");
+    if args.trim().is_empty() {
+        root
+    } else {
+        format!("{root} {}", args.trim())
+    }
 }
 
 /// PyGrub's Solaris argument order, byte for byte.

@@ -128,7 +128,8 @@ fn netbsd_pv_guest_in_a_disklabel() {
     let r = run_libxl(&disk, &["-q"]);
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(sha256(&r.file("kernel")), sha256(&k));
-    assert_eq!(r.get("args"), Some("-s"));
+    // NetBSD's Xen kernel takes its root from root=: partition a of the first xbd disk.
+    assert_eq!(r.get("args"), Some("root=xbd0a -s"));
     let o = rsgrub()
         .args(["inspect", "--json"])
         .arg(&disk)
@@ -203,4 +204,22 @@ fn solaris_root_slice_in_a_vtoc() {
         r.get("args"),
         Some("root=/dev/dsk/c0t0d0s3  /platform/i86xpv/kernel/amd64/unix -v ")
     );
+}
+
+/// No boot.cfg: NetBSD's Xen convention, a `netbsd-XEN3_DOMU` kernel at the root.
+#[test]
+fn netbsd_domu_kernel_without_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let k = pseudo_random(500_000, 171);
+    let root = tmp.path().join("root");
+    populate(
+        &root,
+        &[("netbsd-XEN3_DOMU", &k), ("netbsd-XEN3PAE_DOMU", b"PAE")],
+    );
+    let img = tmp.path().join("ffs.img");
+    ffs(&root, &img, 2);
+    let r = run_libxl(&img, &["-q"]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(sha256(&r.file("kernel")), sha256(&k));
+    assert_eq!(r.get("args"), Some("root=xbd0a"));
 }
