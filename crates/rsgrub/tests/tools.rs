@@ -156,3 +156,61 @@ fn inspect_and_boot_with_a_corrupt_partition() {
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(sha256(&r.file("kernel")), sha256(&k));
 }
+
+/// Schema check: every key `inspect --json` emits is documented in docs/inspect-schema.md,
+/// and the documented top-level keys are all present.
+#[test]
+fn inspect_json_keys_are_all_documented() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/inspect-schema.md"),
+    )
+    .unwrap();
+    let documented: std::collections::BTreeSet<String> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|s| {
+            s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let (_t, d, _) = disk();
+    let o = rsgrub()
+        .args(["inspect", "--json"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut all = Vec::new();
+    keys(&j, &mut all);
+    for k in &all {
+        assert!(
+            documented.contains(k),
+            "key `{k}` is not in docs/inspect-schema.md"
+        );
+    }
+    for k in [
+        "schema",
+        "image",
+        "table",
+        "hybrid_iso",
+        "warnings",
+        "boot_volume",
+        "volumes",
+    ] {
+        assert!(j.get(k).is_some(), "top-level key {k} missing");
+    }
+}
