@@ -11,6 +11,7 @@
 use rsgrub_io::DynReader;
 pub use rsgrub_io::ReadAt;
 
+pub mod btrfs;
 pub mod error;
 pub mod ext4;
 pub mod fat;
@@ -19,6 +20,7 @@ pub mod path;
 pub mod reiserfs;
 pub mod ufs;
 pub mod walk;
+pub mod xfs;
 
 pub use error::{FsError, Result};
 
@@ -138,8 +140,9 @@ pub struct Driver {
 
 /// Every driver, in probe order. Signatures do not overlap (ext: 0xEF53 at 1080; ISO9660:
 /// `CD001` at 32769; FAT: a BPB at 0; UFS: magic at 1372 past a superblock at 0, 8K, 64K or
-/// 256K (with a plausible block size and fs_ipg, as GRUB checks); ReiserFS: magic at
-/// 65536+52), so the order only matters for hybrid images: ISO9660 before FAT.
+/// 256K (with a plausible block size and fs_ipg, as GRUB checks); ReiserFS: magic at 65536+52;
+/// btrfs: `_BHRfS_M` at 65536+64; XFS: `XFSB` at 0), so the order only matters for hybrid
+/// images: ISO9660 before FAT.
 pub static DRIVERS: &[Driver] = &[
     Driver {
         name: "ext2/3/4",
@@ -165,6 +168,16 @@ pub static DRIVERS: &[Driver] = &[
         name: "reiserfs",
         probe: reiserfs::probe,
         open: reiserfs::open,
+    },
+    Driver {
+        name: "btrfs",
+        probe: btrfs::probe,
+        open: btrfs::open,
+    },
+    Driver {
+        name: "xfs",
+        probe: xfs::probe,
+        open: xfs::open,
     },
 ];
 

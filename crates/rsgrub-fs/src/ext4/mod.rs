@@ -19,7 +19,7 @@ use crate::{DirEntry, Extent, FileType, Filesystem, FsError, Metadata, NodeId, R
 use rsgrub_io::DynReader;
 
 mod blockmap;
-mod csum;
+pub(crate) mod csum;
 mod dir;
 mod extent;
 mod group;
