@@ -6,6 +6,8 @@
     clippy::panic
 )]
 
+mod common;
+use common::{tool, Prng};
 use rsgrub_fs::{ext4, path, Extent, FileType, Filesystem, FsError, NodeId};
 use rsgrub_io::{DynReader, FileReader};
 use std::collections::HashSet;
@@ -22,43 +24,6 @@ use tempfile::TempDir;
 // Helpers
 
 /// xorshift64*: deterministic bytes without a dependency.
-struct Prng(u64);
-
-impl Prng {
-    fn new(seed: u64) -> Self {
-        Prng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(len + 8);
-        while v.len() < len {
-            v.extend_from_slice(&self.next().to_le_bytes());
-        }
-        v.truncate(len);
-        v
-    }
-}
-
-fn tool(name: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-        let p = Path::new(dir).join(name);
-        if p.exists() {
-            return p;
-        }
-    }
-    PathBuf::from(name)
-}
-
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
