@@ -87,6 +87,17 @@ pub enum Extent {
 /// Most entries [`Filesystem::read_dir`] returns; bigger directories are an error.
 pub const MAX_DIR_ENTRIES: usize = 1_000_000;
 
+/// The listing bound every driver's `read_dir` applies before adding an entry: an error naming
+/// `what` (e.g. `directory inode 12`) once `len` entries have been collected.
+pub(crate) fn dir_limit(len: usize, what: std::fmt::Arguments<'_>) -> Result<()> {
+    if len >= MAX_DIR_ENTRIES {
+        return Err(FsError::Limit(format!(
+            "{what} has more than {MAX_DIR_ENTRIES} entries"
+        )));
+    }
+    Ok(())
+}
+
 /// A read-only filesystem.
 ///
 /// All methods take `&self`; drivers keep caches behind interior mutability. Every method must

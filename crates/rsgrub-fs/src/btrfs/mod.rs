@@ -520,12 +520,7 @@ impl Filesystem for Btrfs {
                 return Ok(ControlFlow::Break(()));
             }
             for e in dir::entries(d)? {
-                if out.len() >= crate::MAX_DIR_ENTRIES {
-                    return Err(FsError::Limit(format!(
-                        "directory inode {ino} has more than {} entries",
-                        crate::MAX_DIR_ENTRIES
-                    )));
-                }
+                crate::dir_limit(out.len(), format_args!("directory inode {ino}"))?;
                 let kind = if e.location.ty == ROOT_ITEM {
                     Some(FileType::Directory)
                 } else {

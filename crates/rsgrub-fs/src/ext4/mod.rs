@@ -347,12 +347,7 @@ impl Filesystem for Ext4 {
         let inode = self.inode(dir)?;
         let mut out = Vec::new();
         self.scan_dir(&inode, &mut |e| {
-            if out.len() >= crate::MAX_DIR_ENTRIES {
-                return Err(FsError::Limit(format!(
-                    "directory inode {dir} has more than {} entries",
-                    crate::MAX_DIR_ENTRIES
-                )));
-            }
+            crate::dir_limit(out.len(), format_args!("directory inode {dir}"))?;
             out.push(DirEntry {
                 name: e.name.to_vec(),
                 node: u64::from(e.inode),

@@ -366,12 +366,7 @@ impl Iso {
                 if was || rec.is_dot() || rec.is_associated() {
                     return Ok(false);
                 }
-                if out.len() >= crate::MAX_DIR_ENTRIES {
-                    return Err(FsError::Limit(format!(
-                        "directory at {id} has more than {} entries",
-                        crate::MAX_DIR_ENTRIES
-                    )));
-                }
+                crate::dir_limit(out.len(), format_args!("directory at {id}"))?;
                 let node = base
                     .checked_add(pos as u64)
                     .ok_or_else(|| corrupt("record offset overflows"))?;
