@@ -92,11 +92,18 @@ fn menu_json(guest: &Guest, home: usize, p: &str, menu: &Menu) -> Value {
 /// container (raw, qcow2, VHD).
 pub fn inspect_json(guest: &Guest, image: Option<&rsgrub_disk::image::Info>) -> Value {
     let mut vols = Vec::new();
+    // Each volume's config is found and parsed once, for its entry and for `boot_volume`.
+    let configs: Vec<_> = (0..guest.volumes.len())
+        .map(|i| match guest.fs(i) {
+            Ok(_) => Some(discover::find_config(guest, i, false)),
+            Err(_) => None,
+        })
+        .collect();
     let chosen = guest
         .boot_order()
         .iter()
         .copied()
-        .find(|&v| matches!(discover::find_config(guest, v, false), Ok(Some(_))));
+        .find(|&v| matches!(configs.get(v), Some(Some(Ok(Some(_))))));
     for (i, v) in guest.volumes.iter().enumerate() {
         let mut vol = json!({
             "index": i,
@@ -122,10 +129,10 @@ pub fn inspect_json(guest: &Guest, image: Option<&rsgrub_disk::image::Info>) -> 
                         found.push(json!({ "path": p, "language": format!("{kind:?}") }));
                     }
                 }
-                let config = match discover::find_config(guest, i, false) {
-                    Ok(Some(f)) => menu_json(guest, i, &f.path, &f.menu),
-                    Ok(None) => Value::Null,
-                    Err(e) => json!({ "error": e }),
+                let config = match configs.get(i).and_then(Option::as_ref) {
+                    Some(Ok(Some(f))) => menu_json(guest, i, &f.path, &f.menu),
+                    Some(Err(e)) => json!({ "error": e }),
+                    Some(Ok(None)) | None => Value::Null,
                 };
                 vol["filesystem"] = json!({
                     "type": fs.name(),
