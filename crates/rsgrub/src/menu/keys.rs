@@ -290,6 +290,44 @@ fn parse_csi(b: &[u8]) -> Parsed {
 mod tests {
     use super::*;
 
+    /// Byte noise in random chunk sizes (a console can deliver anything): no panic, pending
+    /// bytes stay bounded, and a flush always empties the decoder.
+    #[test]
+    fn random_bytes_never_panic_and_pending_stays_small() {
+        let mut x = 0x243F_6A88_85A3_08D3u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2_000 {
+            let mut d = Decoder::new();
+            for _ in 0..32 {
+                let n = (next() % 9) as usize;
+                // Bias towards ESC and CSI bytes so half-sequences are common.
+                let chunk: Vec<u8> = (0..n)
+                    .map(|_| match next() % 4 {
+                        0 => 0x1b,
+                        1 => b'[',
+                        _ => next() as u8,
+                    })
+                    .collect();
+                let _ = d.feed(&chunk);
+                assert!(d.pending.len() <= 64, "{} bytes pending", d.pending.len());
+            }
+            let _ = d.flush();
+            assert!(!d.has_pending());
+        }
+        // An endless CSI parameter string is cut at MAX_SEQUENCE, not buffered.
+        let mut d = Decoder::new();
+        let _ = d.feed(b"\x1b[");
+        for _ in 0..1000 {
+            let _ = d.feed(b"1");
+            assert!(d.pending.len() <= MAX_SEQUENCE + 1);
+        }
+    }
+
     fn keys(b: &[u8]) -> Vec<Key> {
         let mut d = Decoder::new();
         let mut k = d.feed(b);
