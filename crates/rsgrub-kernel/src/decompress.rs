@@ -10,7 +10,7 @@
 //! The lz4-legacy and lzop containers are parsed here (about 100 lines; no crate reads the
 //! legacy LZ4 frame or the lzop container without a C library).
 
-use crate::elf::{scan, ElfScan, PrefixSource, Scan};
+use crate::elf::{scan, ElfScan, Fetch, Scan, Source};
 use rsgrub_io::ReadAt;
 use std::io::{self, Read};
 
@@ -117,6 +117,19 @@ impl Read for RangeRead<'_> {
     }
 }
 
+impl io::Seek for RangeRead<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let base = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.end.checked_add_signed(d),
+        };
+        // Positions are absolute in the reader; past `end` reads return nothing.
+        self.pos = base.ok_or_else(|| bad("seek out of range"))?;
+        Ok(self.pos)
+    }
+}
+
 fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
@@ -128,6 +141,8 @@ struct Lz4Legacy<R> {
     out: Vec<u8>,
     pos: usize,
     done: bool,
+    /// A block size already read (by `skip`, looking one block ahead).
+    pending: Option<usize>,
 }
 
 const LZ4_LEGACY_MAGIC: u32 = 0x184C_2102;
@@ -161,16 +176,20 @@ impl<R: Read> Lz4Legacy<R> {
             out: Vec::new(),
             pos: 0,
             done: false,
+            pending: None,
         })
     }
 
-    fn next_block(&mut self) -> io::Result<()> {
+    /// The next block's compressed size, or `None` at the end of the frame.
+    fn block_size(&mut self) -> io::Result<Option<usize>> {
+        if let Some(n) = self.pending.take() {
+            return Ok(Some(n));
+        }
         loop {
             let mut s = [0u8; 4];
             let got = read_full(&mut self.inner, &mut s)?;
             if got < 4 {
-                self.done = true;
-                return Ok(());
+                return Ok(None);
             }
             let size = u32::from_le_bytes(s);
             if size == LZ4_LEGACY_MAGIC {
@@ -181,20 +200,76 @@ impl<R: Read> Lz4Legacy<R> {
             if size == 0 || size > LZ4_MAX_COMPRESSED {
                 // The kernel appends the decompressed size after the frame; a "block size"
                 // that cannot be one ends the frame.
-                self.done = true;
-                return Ok(());
+                return Ok(None);
             }
-            let mut input = vec![0u8; size];
-            if read_full(&mut self.inner, &mut input)? != size {
-                return Err(bad("LZ4 block truncated"));
-            }
-            self.out.resize(LZ4_BLOCK, 0);
-            let n = lz4_flex::block::decompress_into(&input, &mut self.out)
-                .map_err(|e| bad(format!("LZ4 block: {e}")))?;
-            self.out.truncate(n);
-            self.pos = 0;
-            return Ok(());
+            return Ok(Some(size));
         }
+    }
+
+    fn next_block(&mut self) -> io::Result<()> {
+        let Some(size) = self.block_size()? else {
+            self.done = true;
+            return Ok(());
+        };
+        // A fresh zeroed buffer (calloc: new pages need no memset).
+        let mut input = vec![0u8; size];
+        if read_full(&mut self.inner, &mut input)? != size {
+            return Err(bad("LZ4 block truncated"));
+        }
+        self.out.resize(LZ4_BLOCK, 0);
+        let n = lz4_flex::block::decompress_into(&input, &mut self.out)
+            .map_err(|e| bad(format!("LZ4 block: {e}")))?;
+        self.out.truncate(n);
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl<R: Read + io::Seek> Decode for Lz4Legacy<R> {
+    /// Whole blocks that are not the last are passed over undecoded, taken as the 8 MiB
+    /// `lz4 -l` writes (the caller checks the result, see `decompress_and_scan_bounded`).
+    fn skip(&mut self, n: u64) -> io::Result<(u64, bool)> {
+        let mut done = 0u64;
+        let mut undecoded = false;
+        while done < n {
+            let left_in_block = self.out.len().saturating_sub(self.pos);
+            if left_in_block > 0 {
+                let k = usize::try_from(n - done)
+                    .unwrap_or(usize::MAX)
+                    .min(left_in_block);
+                self.pos += k;
+                done = done.saturating_add(k as u64);
+                continue;
+            }
+            if self.done {
+                break;
+            }
+            let block = LZ4_BLOCK as u64;
+            if n - done >= block {
+                // Skip this block only if another follows it (so it is not the short last one).
+                let Some(size) = self.block_size()? else {
+                    self.done = true;
+                    break;
+                };
+                let here = self.inner.stream_position()?;
+                self.inner.seek(io::SeekFrom::Current(size as i64))?;
+                match self.block_size()? {
+                    Some(next) => {
+                        self.pending = Some(next);
+                        done = done.saturating_add(block);
+                        undecoded = true;
+                        continue;
+                    }
+                    None => {
+                        // The last block: go back and decode it.
+                        self.inner.seek(io::SeekFrom::Start(here))?;
+                        self.pending = Some(size);
+                    }
+                }
+            }
+            self.next_block()?;
+        }
+        Ok((done, undecoded))
     }
 }
 
@@ -360,13 +435,47 @@ impl<R: Read> Read for Lzop<R> {
     }
 }
 
+/// A decompressed stream that can move forward without keeping what it passes.
+trait Decode: Read {
+    /// Pass over up to `n` bytes; returns how many (fewer only at the end of the stream) and
+    /// whether any were passed without being decoded.
+    fn skip(&mut self, n: u64) -> io::Result<(u64, bool)> {
+        let mut scratch = vec![0u8; CHUNK];
+        let mut done = 0u64;
+        while done < n {
+            let step = usize::try_from(n - done).unwrap_or(CHUNK).min(CHUNK);
+            let Some(dst) = scratch.get_mut(..step) else {
+                break;
+            };
+            match self.read(dst) {
+                Ok(0) => break,
+                Ok(k) => done = done.saturating_add(k as u64),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((done, false))
+    }
+}
+
+/// A decoder that can only skip by decoding.
+struct Plain<R>(R);
+
+impl<R: Read> Read for Plain<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Decode for Plain<R> {}
+
 /// A decoder for `c` over `[offset, offset+len)` of `r`.
 fn decoder<'a>(
     r: &'a dyn ReadAt,
     offset: u64,
     len: u64,
     c: Compression,
-) -> io::Result<Box<dyn Read + 'a>> {
+) -> io::Result<Box<dyn Decode + 'a>> {
     let end = offset
         .checked_add(len)
         .filter(|&e| e <= r.size())
@@ -381,25 +490,25 @@ fn decoder<'a>(
         },
     );
     Ok(match c {
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(raw)),
-        Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(raw)),
-        Compression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
+        Compression::Gzip => Box::new(Plain(flate2::read::GzDecoder::new(raw))),
+        Compression::Bzip2 => Box::new(Plain(bzip2::read::BzDecoder::new(raw))),
+        Compression::Xz => Box::new(Plain(lzma_rust2::XzReader::new_mem_limit(
             raw,
             // One stream: the kernel appends its 4-byte size after it.
             false,
             DECODER_MEM_KB,
-        )),
-        Compression::Lzma => Box::new(
+        ))),
+        Compression::Lzma => Box::new(Plain(
             lzma_rust2::LzmaReader::new_mem_limit(raw, DECODER_MEM_KB, None)
                 .map_err(|e| bad(format!("lzma header: {e}")))?,
-        ),
-        Compression::Zstd => Box::new(
+        )),
+        Compression::Zstd => Box::new(Plain(
             ruzstd::decoding::StreamingDecoder::new(raw)
                 .map_err(|e| bad(format!("zstd frame header: {e}")))?,
-        ),
+        )),
         Compression::Lz4 => Box::new(Lz4Legacy::new(raw)?),
-        Compression::Lzo => Box::new(Lzop::new(raw)?),
-        Compression::None => Box::new(raw),
+        Compression::Lzo => Box::new(Plain(Lzop::new(raw)?)),
+        Compression::None => Box::new(Plain(raw)),
     })
 }
 
@@ -416,6 +525,71 @@ pub(crate) fn decompress_and_scan(
     decompress_and_scan_bounded(r, offset, len, c, MAX_OUTPUT, problems)
 }
 
+/// A gap between what is kept and the next range the scan wants that is worth skipping
+/// (decoding without keeping, or for LZ4 not decoding at all) instead of keeping.
+const SKIP_MIN: u64 = 1 << 20;
+/// Separate kept ranges at most; a scan that wants more is run again keeping everything.
+const MAX_PIECES: usize = 16;
+
+/// The ranges of a decompressed stream kept so far, as a scan [`Source`].
+struct Pieces {
+    /// `(start, bytes)`, in stream order, not overlapping; the last one is growing.
+    kept: Vec<(u64, Vec<u8>)>,
+    /// Stream position reached (kept or skipped).
+    pos: u64,
+    /// The stream ended (or failed) at `pos`.
+    eof: bool,
+    /// The most the caller will ever decompress.
+    bound: u64,
+    /// A scan asked for bytes that were skipped: only a run keeping everything can answer.
+    skipped_needed: std::cell::Cell<bool>,
+}
+
+impl Source for Pieces {
+    fn fetch(&self, offset: u64, len: u64) -> Fetch {
+        let Some(end) = offset.checked_add(len) else {
+            return Fetch::Missing("past the end of the decompressed data");
+        };
+        if end > self.bound {
+            return Fetch::Missing("beyond the decompression bound");
+        }
+        for (start, bytes) in &self.kept {
+            let have_end = start.saturating_add(bytes.len() as u64);
+            if offset >= *start && end <= have_end {
+                let (Ok(a), Ok(b)) = (usize::try_from(offset - start), usize::try_from(len)) else {
+                    break;
+                };
+                if let Some(b) = a.checked_add(b).and_then(|z| bytes.get(a..z)) {
+                    return Fetch::Bytes(b.to_vec());
+                }
+            }
+        }
+        if end <= self.pos {
+            // Decompressed already, but not (all) kept.
+            self.skipped_needed.set(true);
+            return Fetch::Missing("skipped");
+        }
+        if self.eof {
+            return Fetch::Missing("past the end of the decompressed data");
+        }
+        // Only the part not yet decompressed can still be kept.
+        let tail_start = self.kept.last().map_or(self.pos, |(s, _)| *s);
+        if offset < tail_start && !self.covers(offset, self.pos) {
+            self.skipped_needed.set(true);
+        }
+        Fetch::Later(offset, end)
+    }
+}
+
+impl Pieces {
+    /// Whether `[from, to)` is inside one kept piece.
+    fn covers(&self, from: u64, to: u64) -> bool {
+        self.kept
+            .iter()
+            .any(|(s, b)| from >= *s && to <= s.saturating_add(b.len() as u64))
+    }
+}
+
 pub(crate) fn decompress_and_scan_bounded(
     r: &dyn ReadAt,
     offset: u64,
@@ -424,72 +598,146 @@ pub(crate) fn decompress_and_scan_bounded(
     bound: u64,
     problems: &mut Vec<String>,
 ) -> Decompressed {
+    let first = run_scan(r, offset, len, c, bound, true);
+    // A scan that needed skipped bytes, or a skipping LZ4 run that found no Xen note (an
+    // LZ4 block shorter than 8 MiB before the last would have shifted the offsets), is run
+    // again keeping every byte.
+    let run = match first {
+        Some(d) if !(d.skipped_lz4 && d.out.scan.xen.count == 0) => Some(d),
+        _ => run_scan(r, offset, len, c, bound, false),
+    };
+    let Some(run) = run else {
+        return Decompressed::default();
+    };
+    problems.extend(run.problems);
+    run.out
+}
+
+struct Run {
+    out: Decompressed,
+    /// LZ4 blocks were skipped undecoded.
+    skipped_lz4: bool,
+    problems: Vec<String>,
+}
+
+/// One decompress-and-scan pass. With `skip`, ranges the scan does not ask for are skipped;
+/// returns `None` if the scan then needed skipped bytes. Without it every byte up to the last
+/// needed one is kept, as the scanner's ranges may go backwards.
+fn run_scan(
+    r: &dyn ReadAt,
+    offset: u64,
+    len: u64,
+    c: Compression,
+    bound: u64,
+    skip: bool,
+) -> Option<Run> {
     let mut dec = match decoder(r, offset, len, c) {
         Ok(d) => d,
         Err(e) => {
-            problems.push(format!("{}: {e}", c.name()));
-            return Decompressed::default();
+            return Some(Run {
+                out: Decompressed::default(),
+                skipped_lz4: false,
+                problems: vec![format!("{}: {e}", c.name())],
+            });
         }
     };
-    let mut data: Vec<u8> = Vec::new();
+    let mut p = Pieces {
+        kept: vec![(0, Vec::new())],
+        pos: 0,
+        eof: false,
+        bound,
+        skipped_needed: std::cell::Cell::new(false),
+    };
     let mut chunk = vec![0u8; CHUNK];
     // Nothing to scan before the 52-byte ELF32 header exists.
-    let mut need: u64 = 52;
+    let mut want = (0u64, 52u64);
     let mut hit_bound = false;
+    let mut skipped_lz4 = false;
+    let mut error = None;
     loop {
-        let have = data.len() as u64;
-        let room = usize::try_from(bound.saturating_sub(have)).unwrap_or(usize::MAX);
+        if p.pos >= want.1 {
+            match scan(&p) {
+                Scan::Done(scan) => {
+                    if p.skipped_needed.get() {
+                        return None;
+                    }
+                    return Some(Run {
+                        out: Decompressed {
+                            scan,
+                            produced: p.pos,
+                            hit_bound: false,
+                        },
+                        skipped_lz4,
+                        problems: Vec::new(),
+                    });
+                }
+                Scan::NeedMore(a, b) => {
+                    if p.skipped_needed.get() {
+                        return None;
+                    }
+                    want = (a, b.max(p.pos.saturating_add(1)));
+                }
+            }
+        }
+        let room = bound.saturating_sub(p.pos);
         if room == 0 {
             hit_bound = true;
             break;
         }
-        let want = room.min(CHUNK);
-        let Some(dst) = chunk.get_mut(..want) else {
+        if skip && want.0 > p.pos.saturating_add(SKIP_MIN) && p.kept.len() < MAX_PIECES {
+            let gap = want.0 - p.pos;
+            match dec.skip(gap) {
+                Ok((n, undecoded)) => {
+                    skipped_lz4 |= undecoded;
+                    p.pos = p.pos.saturating_add(n);
+                    if n < gap {
+                        break;
+                    }
+                    p.kept.push((p.pos, Vec::new()));
+                    continue;
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let step = usize::try_from(room).unwrap_or(usize::MAX).min(CHUNK);
+        let Some(dst) = chunk.get_mut(..step) else {
             break;
         };
         match dec.read(dst) {
             Ok(0) => break,
             Ok(n) => {
-                data.extend_from_slice(dst.get(..n).unwrap_or_default());
-                if data.len() as u64 >= need {
-                    let src = PrefixSource {
-                        data: &data,
-                        eof: false,
-                        bound,
-                    };
-                    match scan(&src) {
-                        Scan::Done(scan) => {
-                            return Decompressed {
-                                scan,
-                                produced: data.len() as u64,
-                                hit_bound: false,
-                            }
-                        }
-                        Scan::NeedMore(n) => need = n,
-                    }
+                if let Some((_, last)) = p.kept.last_mut() {
+                    last.extend_from_slice(dst.get(..n).unwrap_or_default());
                 }
+                p.pos = p.pos.saturating_add(n as u64);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                problems.push(format!(
-                    "{} data error after {} decompressed bytes: {e}",
-                    c.name(),
-                    data.len()
-                ));
+                error = Some(e);
                 break;
             }
         }
     }
     // End of stream, error or bound: scan what there is as final.
-    let src = PrefixSource {
-        data: &data,
-        eof: true,
-        bound,
-    };
-    let scan = match scan(&src) {
+    p.eof = true;
+    let scan = match scan(&p) {
         Scan::Done(s) => s,
-        Scan::NeedMore(_) => ElfScan::default(),
+        Scan::NeedMore(..) => ElfScan::default(),
     };
+    if p.skipped_needed.get() {
+        return None;
+    }
+    let mut problems = Vec::new();
+    if let Some(e) = error {
+        problems.push(format!(
+            "{} data error after {} decompressed bytes: {e}",
+            c.name(),
+            p.pos
+        ));
+    }
     if hit_bound {
         problems.push(format!(
             "{}: stopped at the {} MiB decompression bound",
@@ -497,9 +745,95 @@ pub(crate) fn decompress_and_scan_bounded(
             bound >> 20
         ));
     }
-    Decompressed {
-        scan,
-        produced: data.len() as u64,
-        hit_bound,
+    Some(Run {
+        out: Decompressed {
+            scan,
+            produced: p.pos,
+            hit_bound,
+        },
+        skipped_lz4,
+        problems,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn put(b: &mut [u8], off: usize, v: &[u8]) {
+        b[off..off + v.len()].copy_from_slice(v);
+    }
+
+    /// A note named `name` of type 6 with a 4-byte descriptor.
+    fn note(name: &[u8]) -> Vec<u8> {
+        let mut n = Vec::new();
+        n.extend((name.len() as u32 + 1).to_le_bytes());
+        n.extend(4u32.to_le_bytes());
+        n.extend(6u32.to_le_bytes());
+        n.extend(name);
+        n.push(0);
+        while n.len() % 4 != 0 {
+            n.push(0);
+        }
+        n.extend(b"lin\0");
+        n
+    }
+
+    /// An ELF64 whose PT_NOTE segment (12 MiB in) has no Xen note, whose section headers
+    /// (13 MiB in) point back to an SHT_NOTE section 4 MiB in with the Xen note: the scan asks
+    /// for a range behind what a skipping run has passed.
+    fn backwards_elf() -> Vec<u8> {
+        let mut b = vec![0u8; (13 << 20) + 2 * 64];
+        put(&mut b, 0, b"\x7fELF\x02\x01\x01");
+        put(&mut b, 16, &2u16.to_le_bytes()); // ET_EXEC
+        put(&mut b, 18, &62u16.to_le_bytes()); // x86-64
+        put(&mut b, 32, &64u64.to_le_bytes()); // e_phoff
+        put(&mut b, 40, &(13u64 << 20).to_le_bytes()); // e_shoff
+        put(&mut b, 54, &56u16.to_le_bytes());
+        put(&mut b, 56, &1u16.to_le_bytes());
+        put(&mut b, 58, &64u16.to_le_bytes());
+        put(&mut b, 60, &2u16.to_le_bytes());
+        let gnu = note(b"GNU");
+        put(&mut b, 64, &4u32.to_le_bytes()); // PT_NOTE
+        put(&mut b, 64 + 8, &(12u64 << 20).to_le_bytes());
+        put(&mut b, 64 + 32, &(gnu.len() as u64).to_le_bytes());
+        put(&mut b, 12 << 20, &gnu);
+        let xen = note(b"Xen");
+        let sh = (13 << 20) + 64;
+        put(&mut b, sh + 4, &7u32.to_le_bytes()); // SHT_NOTE
+        put(&mut b, sh + 24, &(4u64 << 20).to_le_bytes());
+        put(&mut b, sh + 32, &(xen.len() as u64).to_le_bytes());
+        put(&mut b, 4 << 20, &xen);
+        b
+    }
+
+    #[test]
+    fn a_scan_that_goes_back_is_answered_by_a_run_that_keeps_everything() {
+        let b = backwards_elf();
+        let mut problems = Vec::new();
+        let d = decompress_and_scan(&b, 0, b.len() as u64, Compression::None, &mut problems);
+        assert_eq!(d.scan.xen.count, 1, "{problems:?}");
+        assert_eq!(
+            d.scan.elf.unwrap().xen_notes_in,
+            Some(crate::NoteSource::Section)
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        // The skipping run alone gives up rather than answer from bytes it did not keep.
+        assert!(run_scan(&b, 0, b.len() as u64, Compression::None, MAX_OUTPUT, true).is_none());
+        let full = run_scan(&b, 0, b.len() as u64, Compression::None, MAX_OUTPUT, false).unwrap();
+        assert_eq!(full.out.scan.xen.count, 1);
+    }
+
+    #[test]
+    fn a_skipping_run_reads_a_far_note_segment() {
+        // A GNU-only note segment far in: the skipping run reaches it without keeping the gap.
+        let mut b = backwards_elf();
+        b.truncate((12 << 20) + 64);
+        put(&mut b, 40, &0u64.to_le_bytes()); // no section headers
+        let r = run_scan(&b, 0, b.len() as u64, Compression::None, MAX_OUTPUT, true).unwrap();
+        assert_eq!(r.out.scan.xen.count, 0);
+        assert_eq!(r.out.scan.xen.notes_seen, 1);
+        assert!(!r.skipped_lz4, "only LZ4 skips undecoded");
     }
 }

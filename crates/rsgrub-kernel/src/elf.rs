@@ -2,11 +2,12 @@
 //! reads them (`xen/common/libelf/libelf-dominfo.c`): notes from `PT_NOTE` segments first,
 //! then, if those held no Xen note, from `SHT_NOTE` sections.
 //!
-//! The scanner works on a `Source`, which is either a whole reader (a raw ELF) or the
-//! growing prefix of a decompressed stream. In the second case a range not yet decompressed
-//! is answered with `Fetch::Later`, and the scan returns `Scan::NeedMore` with the length
-//! it needs: the caller decompresses that far and scans again, so the stream is read no
-//! further than the last note (or the section headers) needs.
+//! The scanner works on a `Source`, which is either a whole reader (a raw ELF) or the pieces
+//! of a decompressed stream kept so far. In the second case a range not yet decompressed is
+//! answered with `Fetch::Later`, and the scan returns `Scan::NeedMore` with the range it
+//! needs: the caller decompresses (or skips) that far and scans again, so the stream is read
+//! no further than the last note (or the section headers) needs, and only the ranges asked
+//! for are kept.
 
 use crate::xen::{XenNotes, MAX_XEN_STRING};
 use rsgrub_io::ReadAt;
@@ -103,8 +104,8 @@ impl ElfInfo {
 pub(crate) enum Fetch {
     /// The bytes.
     Bytes(Vec<u8>),
-    /// Not decompressed yet: come back when at least this many bytes exist.
-    Later(u64),
+    /// Not decompressed yet: come back when the range `[start, end)` exists.
+    Later(u64, u64),
     /// Not there, and never will be: why.
     Missing(&'static str),
 }
@@ -136,42 +137,14 @@ impl Source for ReaderSource<'_> {
     }
 }
 
-/// The decompressed prefix of a stream.
-pub(crate) struct PrefixSource<'a> {
-    /// Bytes decompressed so far.
-    pub data: &'a [u8],
-    /// The stream ended (or failed) at `data.len()`.
-    pub eof: bool,
-    /// The most the caller will ever decompress.
-    pub bound: u64,
-}
-
-impl Source for PrefixSource<'_> {
-    fn fetch(&self, offset: u64, len: u64) -> Fetch {
-        let Some(end) = offset.checked_add(len) else {
-            return Fetch::Missing("past the end of the decompressed data");
-        };
-        if end > self.bound {
-            return Fetch::Missing("beyond the decompression bound");
-        }
-        let (Ok(start), Ok(stop)) = (usize::try_from(offset), usize::try_from(end)) else {
-            return Fetch::Missing("beyond the decompression bound");
-        };
-        match self.data.get(start..stop) {
-            Some(b) => Fetch::Bytes(b.to_vec()),
-            None if self.eof => Fetch::Missing("past the end of the decompressed data"),
-            None => Fetch::Later(end),
-        }
-    }
-}
-
 /// The result of one scan.
 #[allow(clippy::large_enum_variant)] // one per scan, never stored
 pub(crate) enum Scan {
     /// Finished: what was found (`elf` is None if this is not an ELF file).
     Done(ElfScan),
-    /// Needs the source to hold at least this many bytes.
-    NeedMore(u64),
+    /// Needs the source to hold `[start, end)` (the lowest start and the highest end of what
+    /// it asked for).
+    NeedMore(u64, u64),
 }
 
 /// What a finished scan found.
@@ -245,7 +218,7 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
     // truncated 32-bit file still parses.
     let ident = match src.fetch(0, 52) {
         Fetch::Bytes(b) => b,
-        Fetch::Later(n) => return Scan::NeedMore(n),
+        Fetch::Later(a, b) => return Scan::NeedMore(a, b),
         Fetch::Missing(_) => return Scan::Done(out),
     };
     if !is_elf(&ident) {
@@ -277,7 +250,7 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
     let hdr = if wide {
         match src.fetch(0, 64) {
             Fetch::Bytes(b) => b,
-            Fetch::Later(n) => return Scan::NeedMore(n),
+            Fetch::Later(a, b) => return Scan::NeedMore(a, b),
             Fetch::Missing(why) => {
                 out.problems.push(format!("ELF header truncated ({why})"));
                 return Scan::Done(out);
@@ -334,7 +307,7 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
     } else if phnum > 0 {
         let len = u64::from(phnum) * u64::from(phentsize);
         match src.fetch(phoff, len) {
-            Fetch::Later(n) => return Scan::NeedMore(n),
+            Fetch::Later(a, b) => return Scan::NeedMore(a, b),
             Fetch::Missing(why) => {
                 out.problems.push(format!(
                     "ELF: program headers at {phoff} ({len} bytes) {why}"
@@ -365,7 +338,7 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
         }
     }
     match read_regions(src, f, &segs, &mut out) {
-        Some(n) => return Scan::NeedMore(n),
+        Some((a, b)) => return Scan::NeedMore(a, b),
         None if out.xen.count > 0 => {
             info.xen_notes_in = Some(NoteSource::Segment);
             out.elf = Some(info);
@@ -392,7 +365,7 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
     } else {
         let len = u64::from(shnum) * u64::from(shentsize);
         match src.fetch(shoff, len) {
-            Fetch::Later(n) => return Scan::NeedMore(n),
+            Fetch::Later(a, b) => return Scan::NeedMore(a, b),
             Fetch::Missing(why) => {
                 out.problems.push(format!(
                     "ELF: section headers at {shoff} ({len} bytes) {why}"
@@ -423,8 +396,8 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
             }
         }
     }
-    if let Some(n) = read_regions(src, f, &secs, &mut out) {
-        return Scan::NeedMore(n);
+    if let Some((a, b)) = read_regions(src, f, &secs, &mut out) {
+        return Scan::NeedMore(a, b);
     }
     if out.xen.count > 0 {
         info.xen_notes_in = Some(NoteSource::Section);
@@ -433,11 +406,16 @@ pub(crate) fn scan(src: &dyn Source) -> Scan {
     Scan::Done(out)
 }
 
-/// Read and parse the notes of `regions`. Returns `Some(n)` if the source needs `n` bytes
-/// first. Before asking for more it checks every region, so one call asks for the largest
-/// end it needs.
-fn read_regions(src: &dyn Source, f: Fmt, regions: &[Region], out: &mut ElfScan) -> Option<u64> {
-    let mut need: Option<u64> = None;
+/// Read and parse the notes of `regions`. Returns `Some((start, end))` if the source needs
+/// that range first. Before asking for more it checks every region, so one call asks for
+/// everything it needs (the lowest start, the highest end).
+fn read_regions(
+    src: &dyn Source,
+    f: Fmt,
+    regions: &[Region],
+    out: &mut ElfScan,
+) -> Option<(u64, u64)> {
+    let mut need: Option<(u64, u64)> = None;
     let mut datas = Vec::new();
     let mut total = 0u64;
     for r in regions.iter().take(MAX_REGIONS) {
@@ -461,7 +439,7 @@ fn read_regions(src: &dyn Source, f: Fmt, regions: &[Region], out: &mut ElfScan)
         total = total.saturating_add(size);
         match src.fetch(r.offset, size) {
             Fetch::Bytes(b) => datas.push((r.what, b)),
-            Fetch::Later(n) => need = Some(need.map_or(n, |m| m.max(n))),
+            Fetch::Later(a, b) => need = Some(need.map_or((a, b), |(x, y)| (x.min(a), y.max(b)))),
             Fetch::Missing(why) => {
                 out.problems.push(format!(
                     "ELF: {} at {} ({} bytes) {why}",

@@ -292,7 +292,7 @@ fn identify_at_depth(r: &dyn ReadAt, depth: u32) -> KernelInfo {
         let scan = match elf::scan(&elf::ReaderSource(r)) {
             elf::Scan::Done(s) => s,
             // A reader source never answers Later.
-            elf::Scan::NeedMore(_) => elf::ElfScan::default(),
+            elf::Scan::NeedMore(..) => elf::ElfScan::default(),
         };
         apply_scan(scan, &mut info);
         info.problems.splice(0..0, problems);

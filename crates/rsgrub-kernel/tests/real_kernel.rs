@@ -232,6 +232,43 @@ fn real_vmlinux_recompressed_with_every_kernel_compressor() {
     }
 }
 
+/// LZ4 blocks are skipped undecoded on the way to the notes, taken as the 8 MiB `lz4 -l`
+/// writes. A stream of shorter blocks (here: `lz4 -l` run on 5 MiB pieces, concatenated, as
+/// the kernel's unlz4 accepts) must still be found, by the run that decodes every block.
+#[test]
+fn real_vmlinux_in_short_lz4_blocks() {
+    let Some(k) = kernel() else { return };
+    if !have("lz4") {
+        return unavailable("lz4 is not installed");
+    }
+    let Format::BzImage(bz) = identify_file(&k).format else {
+        panic!("not a bzImage")
+    };
+    let v = vmlinux(&k, bz.compression.unwrap());
+    let data = std::fs::read(&v).unwrap();
+    let cut = usize::try_from(((note_end(&v) >> 20) + 2) << 20)
+        .unwrap()
+        .min(data.len());
+    assert!(cut > 16 << 20, "notes this early skip nothing: {cut}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut stream = Vec::new();
+    for (i, piece) in data[..cut].chunks(5 << 20).enumerate() {
+        let p = dir.path().join(format!("piece{i}"));
+        std::fs::write(&p, piece).unwrap();
+        stream.extend(compress(&p, "lz4 -l -1 -c"));
+    }
+    let info = identify_bytes(&stream);
+    assert_eq!(info.format, Format::Compressed(Compression::Lz4));
+    assert_eq!(info.verdict, Verdict::PvAndPvh, "{}", info.describe());
+    assert_eq!(info.xen.xen_version.as_deref(), Some("xen-3.0"));
+    // And the same data in 8 MiB blocks: found by the skipping run alone, same notes.
+    let p = dir.path().join("whole");
+    std::fs::write(&p, &data[..cut]).unwrap();
+    let whole = identify_bytes(&compress(&p, "lz4 -l -1 -c"));
+    assert_eq!(whole.verdict, Verdict::PvAndPvh, "{}", whole.describe());
+    assert_eq!(whole.xen, info.xen);
+}
+
 #[test]
 fn uki_built_with_objcopy_from_systemd_stub() {
     let Some(k) = kernel() else { return };
