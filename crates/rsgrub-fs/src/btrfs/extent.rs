@@ -16,6 +16,8 @@ pub(crate) const MAX_RAM_BYTES: u64 = 1 << 20;
 const MAX_DISK_BYTES: u64 = 1 << 20;
 /// zstd windows larger than this are refused (btrfs uses at most 128 KiB... 8 MiB is ample).
 const MAX_ZSTD_WINDOW: u64 = 8 << 20;
+/// The same bound as libzstd's `ZSTD_d_windowLogMax`.
+const MAX_ZSTD_WINDOW_LOG: u32 = 23;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
@@ -175,30 +177,26 @@ fn zstd_window(input: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// One zstd frame (btrfs pads the extent after it) into at most `cap` bytes, by libzstd with
+/// its window capped as well as checked here.
 fn zstd(input: &[u8], cap: usize) -> Result<Vec<u8>> {
-    use std::io::Read;
     zstd_window(input)?;
-    let mut src = input;
-    let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut src)
-        .map_err(|e| corrupt(format!("zstd extent: {e}")))?;
-    let mut out = vec![0u8; cap];
-    let mut done = 0usize;
-    while done < cap {
-        let dst = out.get_mut(done..).unwrap_or_default();
-        match dec.read(dst) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) => return Err(corrupt(format!("zstd extent: {e}"))),
-        }
+    let err = |e: usize| corrupt(format!("zstd extent: {}", zstd::zstd_safe::get_error_name(e)));
+    let flen = zstd::zstd_safe::find_frame_compressed_size(input).map_err(err)?;
+    let frame = input.get(..flen).ok_or_else(|| corrupt("zstd extent: frame size"))?;
+    let mut dctx = zstd::zstd_safe::DCtx::create();
+    dctx.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(MAX_ZSTD_WINDOW_LOG))
+        .map_err(err)?;
+    let mut out = Vec::with_capacity(cap);
+    match dctx.decompress(&mut out, frame) {
+        // `with_capacity` may give more than asked for: the cap is `cap`, not the capacity.
+        Ok(n) if n > cap => Err(corrupt(format!("zstd extent inflates past {cap} bytes"))),
+        Ok(_) => Ok(out),
+        Err(e) if zstd::zstd_safe::get_error_name(e).contains("too small") => Err(corrupt(
+            format!("zstd extent inflates past {cap} bytes"),
+        )),
+        Err(e) => Err(err(e)),
     }
-    if done == cap {
-        let mut extra = [0u8; 1];
-        if matches!(dec.read(&mut extra), Ok(n) if n > 0) {
-            return Err(corrupt(format!("zstd extent inflates past {cap} bytes")));
-        }
-    }
-    out.truncate(done);
-    Ok(out)
 }
 
 /// btrfs LZO framing: a 4-byte total length, then segments (4-byte length + LZO1X data),
