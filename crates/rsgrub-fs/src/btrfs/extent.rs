@@ -181,20 +181,29 @@ fn zstd_window(input: &[u8]) -> Result<()> {
 /// its window capped as well as checked here.
 fn zstd(input: &[u8], cap: usize) -> Result<Vec<u8>> {
     zstd_window(input)?;
-    let err = |e: usize| corrupt(format!("zstd extent: {}", zstd::zstd_safe::get_error_name(e)));
+    let err = |e: usize| {
+        corrupt(format!(
+            "zstd extent: {}",
+            zstd::zstd_safe::get_error_name(e)
+        ))
+    };
     let flen = zstd::zstd_safe::find_frame_compressed_size(input).map_err(err)?;
-    let frame = input.get(..flen).ok_or_else(|| corrupt("zstd extent: frame size"))?;
+    let frame = input
+        .get(..flen)
+        .ok_or_else(|| corrupt("zstd extent: frame size"))?;
     let mut dctx = zstd::zstd_safe::DCtx::create();
-    dctx.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(MAX_ZSTD_WINDOW_LOG))
-        .map_err(err)?;
+    dctx.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(
+        MAX_ZSTD_WINDOW_LOG,
+    ))
+    .map_err(err)?;
     let mut out = Vec::with_capacity(cap);
     match dctx.decompress(&mut out, frame) {
         // `with_capacity` may give more than asked for: the cap is `cap`, not the capacity.
         Ok(n) if n > cap => Err(corrupt(format!("zstd extent inflates past {cap} bytes"))),
         Ok(_) => Ok(out),
-        Err(e) if zstd::zstd_safe::get_error_name(e).contains("too small") => Err(corrupt(
-            format!("zstd extent inflates past {cap} bytes"),
-        )),
+        Err(e) if zstd::zstd_safe::get_error_name(e).contains("too small") => {
+            Err(corrupt(format!("zstd extent inflates past {cap} bytes")))
+        }
         Err(e) => Err(err(e)),
     }
 }
