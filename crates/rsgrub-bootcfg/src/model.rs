@@ -491,6 +491,10 @@ pub enum SearchKind {
     Label,
     /// `--file`
     File,
+    /// `--part-uuid`: a GPT partition GUID, or an MBR `SIGNATURE-NN` (as blkid's PARTUUID).
+    PartUuid,
+    /// `--part-label`: a GPT partition name.
+    PartLabel,
 }
 
 /// The guest's files as a config parser sees them. Implemented by the caller (the `rsgrub`

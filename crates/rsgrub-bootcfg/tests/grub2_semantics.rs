@@ -543,7 +543,9 @@ fn search_variants() {
     let mut src = Src::new(MapSource::default())
         .search(SearchKind::FsUuid, "1234", "hd0,gpt2")
         .search(SearchKind::Label, "boot", "hd1,msdos1")
-        .search(SearchKind::File, "/vmlinuz", "hd2");
+        .search(SearchKind::File, "/vmlinuz", "hd2")
+        .search(SearchKind::PartUuid, "abcd-02", "hd0,msdos2")
+        .search(SearchKind::PartLabel, "ESP", "hd0,gpt1");
     let m = menu_with(
         &mut src,
         r#"
@@ -552,12 +554,15 @@ search --label --set lbl boot
 search -f -s filedev /vmlinuz
 search.fs_uuid 1234 viaalias
 if search --fs-uuid --set=nope 9999; then r=found; else r=notfound; fi
-menuentry "$root|$lbl|$filedev|$viaalias|$nope|$r" { linux /k }
+search --part-uuid --set=pu abcd-02
+search -L -s pl ESP
+search.part_label ESP pl2
+menuentry "$root|$lbl|$filedev|$viaalias|$nope|$r|$pu|$pl|$pl2" { linux /k }
 "#,
     );
     assert_eq!(
         m.items[0].title(),
-        "hd0,gpt2|hd1,msdos1|hd2|hd0,gpt2||notfound"
+        "hd0,gpt2|hd1,msdos1|hd2|hd0,gpt2||notfound|hd0,msdos2|hd0,gpt1|hd0,gpt1"
     );
     assert_eq!(m.entry(&[0]).unwrap().root.as_deref(), Some("hd0,gpt2"));
 }

@@ -53,6 +53,9 @@ pub fn is_extended(kind: u8) -> bool {
     matches!(kind, 0x05 | 0x0F | 0x85)
 }
 
+/// Byte offset of the 32-bit disk signature in sector 0.
+pub const DISK_SIGNATURE: u64 = 440;
+
 /// The four primaries of sector 0.
 #[derive(Debug, Clone)]
 pub struct MbrTable {
@@ -427,6 +430,17 @@ pub fn scan(image: &DynReader, table: &MbrTable) -> Result<Disk> {
     if let Some((name, start, end)) = extended {
         let mut data: Vec<Claim> = primaries.into_iter().filter(|c| c.name != name).collect();
         b.logicals(&name, start, end, &mut data);
+    }
+    // The PARTUUID of an MBR partition, as blkid and GRUB's `search --part-uuid` spell it:
+    // the disk signature (sector 0, byte 440) and the partition number, in hex.
+    let mut sig = [0u8; 4];
+    if image.read_at(DISK_SIGNATURE, &mut sig).is_ok() {
+        let sig = u32::from_le_bytes(sig);
+        if sig != 0 {
+            for v in &mut b.volumes {
+                v.part_uuid = Some(format!("{sig:08x}-{:02x}", v.number));
+            }
+        }
     }
     if b.volumes.is_empty() {
         let mut disk = crate::whole_disk(image.clone());

@@ -1,7 +1,7 @@
 //! The guest as the config layer sees it: its volumes, each with a lazily opened filesystem,
 //! and GRUB device names mapped onto them. Runs inside the sandboxed child.
 use rsgrub_bootcfg::{FileSource, SearchKind};
-use rsgrub_disk::{Disk, Volume};
+use rsgrub_disk::{Disk, Scheme, Volume};
 use rsgrub_fs::{path, FileType, Filesystem};
 use rsgrub_io::DynReader;
 use std::cell::OnceCell;
@@ -181,6 +181,24 @@ impl FileSource for GuestFiles<'_> {
     }
 
     fn search(&mut self, kind: SearchKind, value: &str) -> Option<String> {
+        if matches!(kind, SearchKind::PartUuid | SearchKind::PartLabel) {
+            // Partitions, not filesystems: GRUB compares the table's fields (LVs have none).
+            let v = self
+                .guest
+                .boot_order()
+                .iter()
+                .filter_map(|&i| self.guest.volumes.get(i));
+            let mut v = v.filter(|v| matches!(v.scheme, Scheme::Gpt | Scheme::Msdos));
+            let hit = match kind {
+                SearchKind::PartUuid => v.find(|v| {
+                    v.part_uuid
+                        .as_deref()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(value.trim()))
+                }),
+                _ => v.find(|v| v.part_label.as_deref() == Some(value)),
+            };
+            return hit.map(Volume::grub_device);
+        }
         for &i in self.guest.boot_order() {
             let Ok(fs) = self.guest.fs(i) else { continue };
             let hit = match kind {
@@ -189,6 +207,7 @@ impl FileSource for GuestFiles<'_> {
                     .is_some_and(|u| u.eq_ignore_ascii_case(value.trim())),
                 SearchKind::Label => fs.label().is_some_and(|l| l == value),
                 SearchKind::File => path::resolve(fs, value.as_bytes(), true).is_ok(),
+                SearchKind::PartUuid | SearchKind::PartLabel => false,
             };
             if hit {
                 return self.guest.volumes.get(i).map(Volume::grub_device);

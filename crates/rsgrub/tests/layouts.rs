@@ -167,3 +167,105 @@ fn boot_in_a_logical_partition() {
     let boot_vol = j["boot_volume"].as_u64().unwrap() as usize;
     assert_eq!(j["volumes"][boot_vol]["name"], "msdos6");
 }
+
+/// `search --part-uuid` / `--part-label` pick the partition by its table fields: a GPT
+/// partition GUID and name set by sgdisk, an MBR PARTUUID (`SIGNATURE-NN`, as blkid reports
+/// it) from sfdisk's label-id. The config lives on partition 1, the kernel to boot on
+/// partition 3, a decoy kernel of the same path on partition 2.
+#[test]
+fn search_by_partition_uuid_and_label() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = pseudo_random(1 << 20, 51);
+    let decoy = pseudo_random(1 << 20, 52);
+    let guid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    let cases = [
+        (
+            "gpt-uuid",
+            format!(
+                "search --no-floppy --part-uuid --set=root {}",
+                guid.to_uppercase()
+            ),
+        ),
+        (
+            "gpt-label",
+            "search --part-label --set=root rsgrub-boot".to_string(),
+        ),
+        ("gpt-alias", format!("search.part_uuid {guid} root")),
+        (
+            "mbr-uuid",
+            "search --part-uuid --set=root 5eed1e55-03".to_string(),
+        ),
+    ];
+    for (name, search) in cases {
+        let d = tmp.path().join(name);
+        let cfg = format!(
+            "set default=0\n{search}\nmenuentry 'by {name}' {{\n linux ($root)/vmlinuz ro\n}}\n"
+        );
+        let mk = |tag: &str, files: &[(&str, &[u8])]| {
+            let root = d.join(tag);
+            populate(&root, files);
+            let img = d.join(format!("{tag}.img"));
+            mkfs_ext("ext2", &root, &img, 4, &[]);
+            img
+        };
+        let p1 = mk("p1", &[("boot/grub/grub.cfg", cfg.as_bytes())]);
+        let p2 = mk("p2", &[("vmlinuz", &decoy)]);
+        let p3 = mk("p3", &[("vmlinuz", &real)]);
+        let disk = d.join("disk.img");
+        if name.starts_with("gpt") {
+            gpt_disk(
+                &disk,
+                20,
+                &[
+                    (4, Some(&p1), "8300"),
+                    (4, Some(&p2), "8300"),
+                    (4, Some(&p3), "8300"),
+                ],
+            );
+            sh(Command::new(tool("sgdisk"))
+                .arg(format!("--partition-guid=3:{guid}"))
+                .arg("--change-name=3:rsgrub-boot")
+                .arg("--change-name=2:decoy")
+                .arg(&disk));
+        } else {
+            mbr_disk(
+                &disk,
+                20,
+                &[
+                    (4, Some(&p1), "83", true),
+                    (4, Some(&p2), "83", false),
+                    (4, Some(&p3), "83", false),
+                ],
+            );
+            sh(Command::new(tool("sfdisk"))
+                .args(["-q", "--disk-id"])
+                .arg(&disk)
+                .arg("0x5eed1e55"));
+        }
+        let r = run_libxl(&disk, &["-q"]);
+        assert_eq!(r.status, 0, "{name}: {}", r.stderr);
+        assert!(
+            r.file("kernel") == real,
+            "{name}: booted the wrong partition's kernel"
+        );
+    }
+    // A part-uuid no partition has: the search fails, root stays the config's partition
+    // (which has no kernel): a clear error, nothing left behind.
+    let d = tmp.path().join("missing");
+    let root = d.join("p1");
+    populate(
+        &root,
+        &[(
+            "boot/grub/grub.cfg",
+            b"search --part-uuid --set=root 00000000-0000-0000-0000-000000000000\nmenuentry x {\n linux ($root)/vmlinuz\n}\n",
+        )],
+    );
+    let img = d.join("p1.img");
+    mkfs_ext("ext2", &root, &img, 4, &[]);
+    let disk = d.join("disk.img");
+    gpt_disk(&disk, 8, &[(4, Some(&img), "8300")]);
+    let r = run_libxl(&disk, &["-q"]);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("vmlinuz"), "{}", r.stderr);
+    assert!(r.left.is_empty(), "{:?}", r.left);
+}

@@ -1423,9 +1423,8 @@ impl<'a> Interp<'a> {
             "normal" if !args.is_empty() => self.configfile(args),
             "eval" => self.eval(args),
             "load_env" => self.load_env(args),
-            "search" | "search.fs_uuid" | "search.fs_label" | "search.file" => {
-                self.search(name, args)
-            }
+            "search" | "search.fs_uuid" | "search.fs_label" | "search.file"
+            | "search.part_uuid" | "search.part_label" => self.search(name, args),
             "shift" => {
                 let n = match args.first() {
                     None => Some(1),
@@ -1851,6 +1850,10 @@ impl<'a> Interp<'a> {
                 SearchKind::FsUuid
             } else if has_opt(&opts, "file") {
                 SearchKind::File
+            } else if has_opt(&opts, "part-uuid") {
+                SearchKind::PartUuid
+            } else if has_opt(&opts, "part-label") {
+                SearchKind::PartLabel
             } else {
                 self.warn("search: unsupported or unspecified search type");
                 return self.ok(false);
@@ -1862,6 +1865,8 @@ impl<'a> Interp<'a> {
             let kind = match name {
                 "search.fs_uuid" => SearchKind::FsUuid,
                 "search.fs_label" => SearchKind::Label,
+                "search.part_uuid" => SearchKind::PartUuid,
+                "search.part_label" => SearchKind::PartLabel,
                 _ => SearchKind::File,
             };
             (kind, args.get(1).cloned(), args.first().cloned())
