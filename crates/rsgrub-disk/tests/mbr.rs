@@ -64,6 +64,8 @@ fn sfdisk_primaries_extended_and_logicals() {
     drop(f);
 
     let disk = scan(img.reader()).unwrap();
+    let disk_id = run("sfdisk", &["--disk-id", img.s()], None);
+    let disk_id = format!("0x{:0>8}", disk_id.trim().trim_start_matches("0x"));
     assert_eq!(disk.table, TableKind::Mbr);
     assert!(disk.warnings.is_empty(), "{:?}", disk.warnings);
     let expected: Vec<&SfPart> = parts.iter().filter(|p| !mbr::is_extended(p.kind)).collect();
@@ -76,7 +78,11 @@ fn sfdisk_primaries_extended_and_logicals() {
         assert_eq!(v.size, p.size * 512);
         assert_eq!(v.part_type, format!("0x{:02x}", p.kind));
         assert_eq!(v.active, p.bootable, "{}", v.name);
-        assert_eq!(v.part_uuid, None);
+        // blkid's PARTUUID for MBR: the disk id sfdisk chose, then the partition number.
+        assert_eq!(
+            v.part_uuid.as_deref(),
+            Some(format!("{}-{:02x}", disk_id.trim_start_matches("0x"), p.number).as_str())
+        );
         assert_eq!(v.part_label, None);
         assert_eq!(v.grub_device(), format!("hd0,msdos{}", p.number));
         assert_eq!(
