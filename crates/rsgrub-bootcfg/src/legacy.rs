@@ -330,9 +330,10 @@ pub fn parse(text: &[u8], path: &str, src: &mut dyn FileSource) -> Result<Menu, 
                 e.kind = EntryKind::Other;
                 e.kernel = None;
             }
-            "boot" | "savedefault" | "makeactive" | "lock" | "map" | "hide" | "unhide"
-            | "setkey" | "uppermem" | "find" | "findroot" | "bootfs" | "color" | "password"
-            | "pause" | "quiet" | "geometry" | "md5crypt" | "partnew" | "parttype" | "serial"
+            "lock" => e.locked = true,
+            "boot" | "savedefault" | "makeactive" | "map" | "hide" | "unhide" | "setkey"
+            | "uppermem" | "find" | "findroot" | "bootfs" | "color" | "password" | "pause"
+            | "quiet" | "geometry" | "md5crypt" | "partnew" | "parttype" | "serial"
             | "terminal" | "ifconfig" | "dhcp" | "bootp" | "rarp" | "tftpserver" | "fstest"
             | "impsprobe" | "ioprobe" | "displaymem" | "displayapm" | "help" | "cat"
             | "splashimage" | "foreground" | "background" => {}

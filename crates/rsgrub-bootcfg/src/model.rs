@@ -79,12 +79,15 @@ pub struct Entry {
     /// without `--users`. A `blscfg` entry gets its `grub_users` here.
     pub users: Option<Vec<String>>,
     /// GRUB 2 `--unrestricted`: anyone may boot the entry. How GRUB decides, when
-    /// [`Menu::superusers`] is not empty: `unrestricted` (and no `--users`) → no password;
+    /// [`Menu::superusers`] is set: `unrestricted` (and no `--users`) → no password;
     /// `users` set → one of those users or a superuser; neither → superusers only. With no
     /// superusers, nothing is restricted. `blscfg` entries without `grub_users` are
     /// unrestricted (GRUB registers them with no user list). Always `false` (and `users`
     /// `None`) for the other languages, which have no per-entry users.
     pub unrestricted: bool,
+    /// GRUB legacy `lock`: with a global `password`, the entry boots only after the password
+    /// has been given (GRUB stops the entry at `lock` otherwise).
+    pub locked: bool,
 }
 
 impl Entry {
@@ -102,6 +105,7 @@ impl Entry {
             source: Vec::new(),
             users: None,
             unrestricted: false,
+            locked: false,
         }
     }
 
@@ -133,6 +137,7 @@ impl Entry {
             source: Vec::new(),
             users: self.users.clone(),
             unrestricted: self.unrestricted,
+            locked: self.locked,
         };
         e.source = e.grub2_commands();
         Some(e)
@@ -364,9 +369,10 @@ pub struct Menu {
     /// [`crate::eval_entry_commands`] starts from these. Empty for the other languages.
     pub globals: Vec<(String, String)>,
     /// GRUB 2 `$superusers` at the end of the script, split into names as GRUB does (at
-    /// blanks, `,`, `;`, `|`, `&`). When not empty, GRUB asks for a password to edit entries,
-    /// use the command line, and boot entries that are not unrestricted.
-    pub superusers: Vec<String>,
+    /// blanks, `,`, `;`, `|`, `&`); `None` if it is not set. When set — even to an empty
+    /// list, which makes nobody a superuser — GRUB asks for a password to edit entries, use
+    /// the command line, and boot entries that are not unrestricted.
+    pub superusers: Option<Vec<String>>,
     /// GRUB 2 users registered by `password` / `password_pbkdf2`, in order of first
     /// registration (a later command for the same user replaces the password). Recorded,
     /// not checked, by the parsers.
@@ -387,7 +393,7 @@ impl Menu {
             password: None,
             warnings: Vec::new(),
             globals: Vec::new(),
-            superusers: Vec::new(),
+            superusers: None,
             passwords: Vec::new(),
         }
     }

@@ -183,7 +183,10 @@ menuentry both --users alice --unrestricted { linux /d }
 submenu sub --unrestricted { menuentry inner { password x y; linux /e } }
 ",
     );
-    assert_eq!(m.superusers, ["root", "admin", "ops"]);
+    assert_eq!(
+        m.superusers.as_deref(),
+        Some(&["root", "admin", "ops"].map(String::from)[..])
+    );
     assert_eq!(
         m.passwords,
         vec![
@@ -215,7 +218,12 @@ submenu sub --unrestricted { menuentry inner { password x y; linux /e } }
     // `password` inside an entry's body runs only when that entry boots: not recorded.
     assert!(m.passwords.iter().all(|(u, _)| u != "x"));
     // No superusers: the lists are empty.
-    assert!(menu("menuentry a { linux /a }\n").superusers.is_empty());
+    assert_eq!(menu("menuentry a { linux /a }\n").superusers, None);
+    // Set but empty: authentication on, nobody a superuser.
+    assert_eq!(
+        menu("set superusers=\"\"\nmenuentry a { linux /a }\n").superusers,
+        Some(vec![])
+    );
 }
 
 #[test]

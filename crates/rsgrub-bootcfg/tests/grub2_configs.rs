@@ -299,7 +299,7 @@ fn ubuntu1404() {
     // 40_custom: `set superusers="root"` and two malformed PBKDF2 hashes, which GRUB
     // rejects ("invalid PBKDF2 password"): the menu is locked for editing and no password
     // is registered; the Ubuntu entry is `--unrestricted`, so it boots without one.
-    assert_eq!(m.superusers, ["root"]);
+    assert_eq!(m.superusers, Some(vec!["root".to_string()]));
     assert!(m.passwords.is_empty());
     assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
     assert!(m.warnings[0].contains(":217: `password_pbkdf2`: invalid PBKDF2"));

@@ -227,3 +227,19 @@ fn odd_input() {
     let big = vec![b'#'; 10 << 20];
     assert!(parse_legacy(&big, "/boot/grub/menu.lst", &mut MapSource::default()).is_err());
 }
+
+#[test]
+fn lock_marks_its_entry() {
+    // GRUB 0.97's manual: `lock` stops an entry unless the `password` was given.
+    let m = parse_legacy(
+        b"password secret\ntitle open\nkernel /a\ntitle locked\nlock\nkernel /b\n",
+        "/boot/grub/menu.lst",
+        &mut MapSource::default(),
+    )
+    .unwrap();
+    assert!(!m.entry(&[0]).unwrap().locked);
+    let e = m.entry(&[1]).unwrap();
+    assert!(e.locked);
+    assert_eq!(kernel(e), "/b", "lock does not end the entry");
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}

@@ -2544,8 +2544,7 @@ impl<'a> Interp<'a> {
             .globals
             .iter()
             .find(|(k, _)| k == "superusers")
-            .map(|(_, v)| auth_words(v))
-            .unwrap_or_default();
+            .map(|(_, v)| auth_words(v));
         menu.globals = settings.globals;
         menu.passwords = self.passwords;
         menu.warnings = self.warnings;

@@ -23,8 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grub2Auth {
     /// `$superusers` at the end of the config's top level; `None` = unset (no
-    /// authentication at all). `Some("")` = set but empty: nobody is a superuser (the
-    /// parser's [`Menu::superusers`] cannot say so yet: an empty list reads as unset).
+    /// authentication at all). `Some("")` = set but empty: nobody is a superuser.
     pub superusers: Option<String>,
     /// `password USER PASSWD` / `password_pbkdf2 USER HASH`, in the order run; a later
     /// definition of the same user replaces the earlier one.
@@ -59,8 +58,8 @@ impl Auth {
     /// From a parsed menu.
     pub fn from_menu(menu: &Menu) -> Auth {
         let mut grub2 = Grub2Auth::default();
-        if !menu.superusers.is_empty() {
-            grub2.superusers = Some(menu.superusers.join(" "));
+        if let Some(superusers) = &menu.superusers {
+            grub2.superusers = Some(superusers.join(" "));
             grub2.users = menu
                 .passwords
                 .iter()
@@ -75,10 +74,12 @@ impl Auth {
             let mut path = Vec::new();
             collect_access(&menu.items, &mut path, &mut grub2.access);
         }
+        let mut legacy_locked = BTreeSet::new();
+        collect_locked(&menu.items, &mut Vec::new(), &mut legacy_locked);
         Auth {
             legacy: menu.password.as_deref().and_then(LegacyPassword::parse),
+            legacy_locked,
             grub2,
-            ..Auth::default()
         }
     }
 
@@ -149,6 +150,22 @@ fn collect_access(
         }
         if let Item::Submenu(s) = it {
             collect_access(&s.items, path, out);
+        }
+        path.pop();
+    }
+}
+
+/// Index paths of the GRUB legacy entries with `lock` (legacy menus are flat; the walk is
+/// bounded by the parser's `MAX_ITEMS` all the same).
+fn collect_locked(items: &[Item], path: &mut Vec<usize>, out: &mut BTreeSet<Vec<usize>>) {
+    for (i, it) in items.iter().enumerate() {
+        path.push(i);
+        match it {
+            Item::Entry(e) if e.locked => {
+                out.insert(path.clone());
+            }
+            Item::Entry(_) => {}
+            Item::Submenu(s) => collect_locked(&s.items, path, out),
         }
         path.pop();
     }

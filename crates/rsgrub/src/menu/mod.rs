@@ -23,8 +23,8 @@
 //!
 //! Passwords come from the parsed menu ([`auth::Auth::from_menu`]): GRUB 2's
 //! `Menu::superusers`/`passwords` and each item's `users`/`unrestricted`, GRUB legacy's
-//! `Menu::password`. GRUB legacy `lock` is enforced for the paths in
-//! [`auth::Auth::legacy_locked`], which the legacy parser does not record yet.
+//! `Menu::password`. GRUB legacy `lock` (`Entry::locked`) is enforced for the paths in
+//! [`auth::Auth::legacy_locked`].
 
 pub mod auth;
 pub mod editor;

@@ -613,10 +613,15 @@ fn legacy_password_unlocks_editing() {
 
 #[test]
 fn legacy_lock() {
-    let m = rsgrub_bootcfg::parse_legacy(LEGACY.as_bytes(), "/boot/grub/menu.lst", &mut files())
-        .unwrap();
-    let mut auth = Auth::from_menu(&m);
-    auth.legacy_locked.insert(vec![1]);
+    // `lock` in the second entry, as menu.lst writes it.
+    let cfg = LEGACY.replace("title Other\n", "title Other\n lock\n");
+    let m =
+        rsgrub_bootcfg::parse_legacy(cfg.as_bytes(), "/boot/grub/menu.lst", &mut files()).unwrap();
+    let auth = Auth::from_menu(&m);
+    assert_eq!(auth.legacy_locked, [vec![1]].into_iter().collect());
+    // The unlocked entry boots without the password.
+    let mut t = T::new(&m, auth.clone());
+    assert_eq!(booted(t.key(Key::Enter)).title, "Debian");
     let mut t = T::new(&m, auth);
     t.key(Key::Down);
     t.key(Key::Enter);
@@ -781,6 +786,39 @@ fn grub2_users_come_from_the_parser() {
     let mut t = T::new(&m, Auth::from_menu(&m));
     t.key(Key::Char('e'));
     assert!(matches!(t.st.mode(), Mode::Editor { .. }));
+    // `set superusers=""`: authentication on with nobody a superuser — the editor asks and
+    // no login can pass; an --unrestricted entry still boots.
+    let body = CFG.replace("--id simple", "--id simple --unrestricted");
+    let m = grub_menu(&format!(
+        "set superusers=\"\"\npassword alice wonder\n{body}"
+    ));
+    let auth = Auth::from_menu(&m);
+    assert_eq!(auth.grub2.superusers.as_deref(), Some(""));
+    let mut t = T::new(&m, auth);
+    t.key(Key::Char('e'));
+    assert_eq!(t.text(), "Enter username:");
+    t.typed("alice");
+    t.key(Key::Enter);
+    t.typed("wonder");
+    t.key(Key::Enter);
+    assert!(!matches!(t.st.mode(), Mode::Editor { .. }));
+}
+
+#[test]
+fn empty_superusers_lock_what_is_not_unrestricted() {
+    let body = CFG.replace("--id simple", "--id simple --unrestricted");
+    let m = grub_menu(&format!("set superusers=\"\"\n{body}"));
+    let mut t = T::new(&m, Auth::from_menu(&m));
+    t.key(Key::Down);
+    t.key(Key::Enter);
+    assert_eq!(
+        t.text(),
+        "Enter username:",
+        "the submenu is superusers-only"
+    );
+    t.keys(&[Key::Esc, Key::Esc]);
+    let mut t = T::new(&m, Auth::from_menu(&m));
+    assert_eq!(booted(t.key(Key::Enter)).title, "Debian GNU/Linux");
 }
 
 #[test]
