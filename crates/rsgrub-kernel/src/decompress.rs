@@ -5,7 +5,7 @@
 //! (`lib/decompress.c`) use. Decoders: flate2 (miniz_oxide) for gzip, bzip2 (its pure-Rust
 //! libbz2-rs-sys back end), lzma-rust2 without its `optimization` feature (so 100 % safe
 //! Rust, with a memory limit) for xz (incl. the x86 BCJ filter the kernel's xz_wrap.sh uses)
-//! and legacy lzma, ruzstd for zstd (128 MiB window cap), lz4_flex's safe block decoder for
+//! and legacy lzma, libzstd (the `zstd` crate) for zstd (128 MiB window cap), lz4_flex's safe block decoder for
 //! the legacy LZ4 frames `lz4 -l` writes, and lzokay for the LZO1X blocks of lzop files.
 //! The lz4-legacy and lzop containers are parsed here (about 100 lines; no crate reads the
 //! legacy LZ4 frame or the lzop container without a C library).
@@ -502,10 +502,15 @@ fn decoder<'a>(
             lzma_rust2::LzmaReader::new_mem_limit(raw, DECODER_MEM_KB, None)
                 .map_err(|e| bad(format!("lzma header: {e}")))?,
         )),
-        Compression::Zstd => Box::new(Plain(
-            ruzstd::decoding::StreamingDecoder::new(raw)
-                .map_err(|e| bad(format!("zstd frame header: {e}")))?,
-        )),
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::with_buffer(raw)
+                .map_err(|e| bad(format!("zstd: {e}")))?
+                .single_frame();
+            // 128 MiB windows at most (the kernel's own decompressor allows no more).
+            d.window_log_max(27)
+                .map_err(|e| bad(format!("zstd: {e}")))?;
+            Box::new(Plain(d))
+        }
         Compression::Lz4 => Box::new(Lz4Legacy::new(raw)?),
         Compression::Lzo => Box::new(Plain(Lzop::new(raw)?)),
         Compression::None => Box::new(Plain(raw)),

@@ -27,10 +27,11 @@
 //! a payload corrupted after its notes still identifies by what precedes the damage. This is
 //! an identification, not an integrity check.
 //!
-//! Decoders (all pure Rust): flate2/miniz_oxide (gzip), bzip2/libbz2-rs-sys, lzma-rust2
-//! without its `optimization` feature, i.e. `forbid(unsafe_code)` (xz with the x86 BCJ
-//! filter the kernel uses, legacy lzma), ruzstd (zstd), lz4_flex's safe block decoder and
-//! lzokay (LZO1X); the legacy LZ4 frame and the lzop container are parsed here.
+//! Decoders: flate2/miniz_oxide (gzip), bzip2/libbz2-rs-sys, lzma-rust2 without its
+//! `optimization` feature, i.e. `forbid(unsafe_code)` (xz with the x86 BCJ filter the kernel
+//! uses, legacy lzma), lz4_flex's safe block decoder and lzokay (LZO1X), all pure Rust; and
+//! libzstd (the reference zstd decoder, C, through the `zstd` crate), as the fs and disk
+//! crates use it. The legacy LZ4 frame and the lzop container are parsed here.
 #![forbid(unsafe_code)]
 
 mod bzimage;

@@ -13,7 +13,7 @@
 mod common;
 
 use common::*;
-use rsgrub_kernel::{identify, uki_sections, Format, KernelInfo, Verdict, MAX_OUTPUT};
+use rsgrub_kernel::{identify, uki_sections, Compression, Format, KernelInfo, Verdict, MAX_OUTPUT};
 
 /// A hand-made ELF64 (little-endian x86-64) with `phdrs` = (p_type, p_offset, p_filesz)
 /// and `shdrs` = (sh_type, sh_offset, sh_size), laid out after the header, followed by
@@ -561,6 +561,29 @@ fn decompression_bombs_stop_at_the_bound() {
         );
         assert_eq!(i.verdict, Verdict::Unknown);
     }
+}
+
+#[test]
+fn zstd_windows_past_128_mib_are_refused() {
+    if !have("zstd") {
+        return unavailable("zstd is not installed");
+    }
+    // From a pipe zstd cannot record the content size, so `--long=N` puts a 2^N window in
+    // the frame header: 2^27 is what the kernel's decompressor allows, 2^28 is not.
+    let hdr = Elf::default().bytes();
+    let ok = bomb("w27", &hdr, "1M", "zstd -q -c --long=27");
+    let i = identify_bytes(&ok);
+    assert!(!has_problem(&i, "zstd"), "{:?}", i.problems);
+    assert_eq!(i.format, Format::Compressed(Compression::Zstd));
+    let big = bomb("w28", &hdr, "1M", "zstd -q -c --long=28");
+    let i = identify_bytes(&big);
+    assert!(has_problem(&i, "zstd"), "{:?}", i.problems);
+    assert_eq!(
+        i.decompressed,
+        Some(0),
+        "nothing decoded past a refused header"
+    );
+    assert_eq!(i.verdict, Verdict::Unknown);
 }
 
 /// xorshift64*: deterministic corruption.

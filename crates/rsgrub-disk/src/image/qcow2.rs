@@ -582,27 +582,24 @@ fn zstd_window(input: &[u8]) -> std::result::Result<u64, String> {
 }
 
 /// One zstd frame into `out`, which must be filled exactly; trailing bytes are ignored.
+/// Decoded by libzstd (the `zstd` crate) with the window capped as checked here.
 pub fn inflate_zstd(input: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
-    use std::io::Read;
+    use zstd::zstd_safe;
     zstd_window(input)?;
-    let mut src = input;
-    let mut dec = ruzstd::decoding::StreamingDecoder::new(&mut src)
-        .map_err(|e| format!("corrupt zstd frame: {e}"))?;
-    let mut done = 0usize;
-    // Each read makes progress or ends; bounded by the output size.
-    while done < out.len() {
-        let dst = out.get_mut(done..).ok_or("output")?;
-        match dec.read(dst) {
-            Ok(0) => return Err(format!("inflates to {done} bytes instead of {}", out.len())),
-            Ok(n) => done += n,
-            Err(e) => return Err(format!("corrupt zstd data: {e}")),
-        }
-    }
-    let mut extra = [0u8; 1];
-    match dec.read(&mut extra) {
-        Ok(0) => Ok(()),
-        Ok(_) => Err("inflates beyond the cluster size".into()),
-        Err(e) => Err(format!("corrupt zstd data: {e}")),
+    let name = |e: usize| zstd_safe::get_error_name(e).to_string();
+    let flen = zstd_safe::find_frame_compressed_size(input)
+        .map_err(|e| format!("corrupt zstd frame: {}", name(e)))?;
+    let frame = input.get(..flen).ok_or("corrupt zstd frame: size")?;
+    let mut dctx = zstd_safe::DCtx::create();
+    // libzstd enforces the same bound (MAX_ZSTD_WINDOW = 2^23).
+    dctx.set_parameter(zstd_safe::DParameter::WindowLogMax(23))
+        .map_err(|e| format!("zstd: {}", name(e)))?;
+    let want = out.len();
+    match dctx.decompress(&mut *out, frame) {
+        Ok(n) if n == want => Ok(()),
+        Ok(n) => Err(format!("inflates to {n} bytes instead of {want}")),
+        Err(e) if name(e).contains("too small") => Err("inflates beyond the cluster size".into()),
+        Err(e) => Err(format!("corrupt zstd data: {}", name(e))),
     }
 }
 
