@@ -2,7 +2,7 @@
 # Install what rsgrub's tests and demo use on Debian 12 (as root). Idempotent.
 set -eu
 need=""
-for pkg in e2fsprogs fdisk gdisk dosfstools mtools xorriso isolinux makefs reiserfsprogs lvm2 btrfs-progs xfsprogs binutils qemu-utils lzop man-db dpkg-dev gzip xz-utils zstd lz4 bzip2 xen-utils-4.17 tmux strace coreutils; do
+for pkg in e2fsprogs fdisk gdisk dosfstools mtools xorriso isolinux makefs reiserfsprogs lvm2 btrfs-progs xfsprogs zfs-fuse binutils qemu-utils lzop man-db dpkg-dev gzip xz-utils zstd lz4 bzip2 xen-utils-4.17 tmux strace coreutils; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -21,6 +21,7 @@ pub mod reiserfs;
 pub mod ufs;
 pub mod walk;
 pub mod xfs;
+pub mod zfs;
 
 pub use error::{FsError, Result};
 
@@ -137,6 +138,20 @@ pub trait Filesystem: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Root directory of the dataset (ZFS) called `name`, relative to the pool (`""` is the
+    /// pool's root dataset, `ROOT/debian`, `ROOT/debian@snap`), for GRUB's
+    /// `/ROOT/debian@/boot/vmlinuz` paths. `Ok(None)`: no such dataset, or a filesystem
+    /// without datasets; [`path::resolve`] then reads the `@` as part of a name.
+    fn dataset_root(&self, _name: &[u8]) -> Result<Option<NodeId>> {
+        Ok(None)
+    }
+    /// What PyGrub's libfsimage reports as the boot string (ZFS:
+    /// `zfs-bootfs=<pool>/<dataset object>,bootpath='<phys_path>'`, the dataset `/` is in),
+    /// to substitute for a `zfs-bootfs=` argument or append as ` -B <string>`. (Xen 4.17's
+    /// libfsimage prints object 0 when the first file it opened was `menu.lst`.)
+    fn boot_string(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A probe-table row: `probe` looks at a volume cheaply; `open` mounts it.
@@ -152,8 +167,9 @@ pub struct Driver {
 /// Every driver, in probe order. Signatures do not overlap (ext: 0xEF53 at 1080; ISO9660:
 /// `CD001` at 32769; FAT: a BPB at 0; UFS: magic at 1372 past a superblock at 0, 8K, 64K or
 /// 256K (with a plausible block size and fs_ipg, as GRUB checks); ReiserFS: magic at 65536+52;
-/// btrfs: `_BHRfS_M` at 65536+64; XFS: `XFSB` at 0), so the order only matters for hybrid
-/// images: ISO9660 before FAT.
+/// btrfs: `_BHRfS_M` at 65536+64; XFS: `XFSB` at 0; ZFS: an XDR nvlist at 16K and uberblock
+/// magic `0x00bab10c` in the ring at 128K, in label 0 or 1), so the order only matters for
+/// hybrid images: ISO9660 before FAT.
 pub static DRIVERS: &[Driver] = &[
     Driver {
         name: "ext2/3/4",
@@ -189,6 +205,11 @@ pub static DRIVERS: &[Driver] = &[
         name: "xfs",
         probe: xfs::probe,
         open: xfs::open,
+    },
+    Driver {
+        name: "zfs",
+        probe: zfs::probe,
+        open: zfs::open,
     },
 ];
 

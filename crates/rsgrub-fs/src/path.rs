@@ -18,6 +18,12 @@ fn show(path: &[u8]) -> String {
 }
 
 /// Resolve `path` to a node. With `follow_last`, a symlink in the last component is followed.
+///
+/// GRUB's ZFS form `/<dataset>@<path>` (`/ROOT/debian@/boot/vmlinuz`, `/@/boot` for the pool's
+/// root dataset, `/<dataset>@<snapshot>/<path>`) resolves `<path>` from that dataset's root
+/// (`..` and absolute symlinks stay inside it) — but only when the driver's
+/// [`Filesystem::dataset_root`] knows the dataset named before the first `@`; otherwise the
+/// `@` is an ordinary byte of a name (btrfs' `/@/boot` is a directory called `@`).
 pub fn resolve(fs: &dyn Filesystem, path: &[u8], follow_last: bool) -> Result<NodeId> {
     if path.len() > MAX_PATH_LEN {
         return Err(FsError::Limit(format!(
@@ -25,15 +31,53 @@ pub fn resolve(fs: &dyn Filesystem, path: &[u8], follow_last: bool) -> Result<No
             path.len()
         )));
     }
+    match dataset_split(fs, path)? {
+        Some((root, rest)) => walk(fs, root, path, rest, follow_last),
+        None => walk(fs, fs.root(), path, path, follow_last),
+    }
+}
+
+/// `Some((dataset root, path inside it))` for a `<dataset>@<path>` the driver knows.
+fn dataset_split<'a>(fs: &dyn Filesystem, path: &'a [u8]) -> Result<Option<(NodeId, &'a [u8])>> {
+    let Some(at) = path.iter().position(|&c| c == b'@') else {
+        return Ok(None);
+    };
+    let (before, after) = (
+        path.get(..at).unwrap_or_default(),
+        path.get(at + 1..).unwrap_or_default(),
+    );
+    let ds: Vec<u8> = before
+        .split(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(&b'/');
+    let slash = after.iter().position(|&c| c == b'/').unwrap_or(after.len());
+    let (snap, rest) = after.split_at(slash);
+    let name = if snap.is_empty() {
+        ds
+    } else {
+        [&ds[..], b"@", snap].concat()
+    };
+    Ok(fs.dataset_root(&name)?.map(|r| (r, rest)))
+}
+
+/// Resolve `rel` from directory `root` (`path` is the whole path, for messages).
+fn walk(
+    fs: &dyn Filesystem,
+    root: NodeId,
+    path: &[u8],
+    rel: &[u8],
+    follow_last: bool,
+) -> Result<NodeId> {
     // Pending components, last at the end (so pop() yields the next one).
-    let mut pending: Vec<Vec<u8>> = split_rev(path);
+    let mut pending: Vec<Vec<u8>> = split_rev(rel);
     // Directories from the root down to the current one.
-    let mut stack: Vec<NodeId> = vec![fs.root()];
+    let mut stack: Vec<NodeId> = vec![root];
     let mut links = 0u32;
     let mut budget = MAX_PATH_LEN;
 
     while let Some(comp) = pending.pop() {
-        let cur = *stack.last().unwrap_or(&fs.root());
+        let cur = *stack.last().unwrap_or(&root);
         if comp == b"." {
             continue;
         }
@@ -76,7 +120,7 @@ pub fn resolve(fs: &dyn Filesystem, path: &[u8], follow_last: bool) -> Result<No
         }
         stack.push(child);
     }
-    Ok(*stack.last().unwrap_or(&fs.root()))
+    Ok(*stack.last().unwrap_or(&root))
 }
 
 fn split_rev(path: &[u8]) -> Vec<Vec<u8>> {
@@ -181,6 +225,14 @@ mod tests {
         fn label(&self) -> Option<String> {
             None
         }
+        fn dataset_root(&self, name: &[u8]) -> Result<Option<NodeId>> {
+            // Dataset "ds" (and its snapshot "ds@s") has its root at node 2 (`boot`).
+            Ok(match name {
+                b"ds" | b"ds@s" => Some(2),
+                b"" => Some(1),
+                _ => None,
+            })
+        }
     }
 
     fn toy() -> Toy {
@@ -221,6 +273,22 @@ mod tests {
         assert_eq!(resolve(&fs, b"abs", true).unwrap(), 3);
         assert_eq!(resolve(&fs, b"boot/link", false).unwrap(), 4);
         assert_eq!(read_file(&fs, b"/abs", 100).unwrap(), b"KERNEL");
+    }
+
+    #[test]
+    fn dataset_paths() {
+        let fs = toy();
+        assert_eq!(resolve(&fs, b"/ds@/vmlinuz", true).unwrap(), 3);
+        assert_eq!(resolve(&fs, b"ds@s/vmlinuz", true).unwrap(), 3);
+        assert_eq!(resolve(&fs, b"/@/boot/vmlinuz", true).unwrap(), 3);
+        assert_eq!(resolve(&fs, b"/ds@", true).unwrap(), 2);
+        // `..` stays inside the dataset.
+        assert_eq!(resolve(&fs, b"/ds@/../../vmlinuz", true).unwrap(), 3);
+        // Unknown dataset: `@` is part of a name.
+        assert!(matches!(
+            resolve(&fs, b"/nope@/vmlinuz", true),
+            Err(FsError::NotFound(_))
+        ));
     }
 
     #[test]
