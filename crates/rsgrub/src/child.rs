@@ -69,7 +69,8 @@ pub fn run(req: &Request, image: File, out: Option<Outputs<'_>>) -> Result<Reply
     let reader =
         rsgrub_disk::image::open(file_reader.clone(), None).map_err(|e| format!("image: {e}"))?;
     let image = file_reader.file();
-    let guest = Guest::open(reader, req.offset)?;
+    let mut guest = Guest::open(reader, req.offset)?;
+    guest.zfs_bootfs = req.extra_args.as_deref().and_then(zfs_bootfs_option);
     for w in &guest.warnings {
         warn(w);
     }
@@ -340,6 +341,50 @@ fn solaris_args(kernel: &str, args: &str) -> String {
     format!("{xen} {kernel} {user}")
 }
 
+/// PyGrub's `re.findall('zfs-bootfs=(.*?)[\s\,\"]', '"%s"' % args)[0]`: the first
+/// `zfs-bootfs=` value, up to a blank, `,` or `"` (the closing quote PyGrub adds ends it).
+fn zfs_bootfs_option(args: &str) -> Option<String> {
+    let at = args.find("zfs-bootfs=")?;
+    let rest = args.get(at + "zfs-bootfs=".len()..)?;
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == ',' || c == '"')
+        .unwrap_or(rest.len());
+    rest.get(..end).map(str::to_string)
+}
+
+/// PyGrub after copying: with a boot string (ZFS), every `zfs-bootfs=[\w\-.:@/]+` in the
+/// (non-empty) args becomes it, or ` -B <string>` is appended if there was none.
+fn with_zfs_bootstring(args: &str, boot: Option<String>) -> String {
+    let Some(boot) = boot.filter(|_| !args.is_empty()) else {
+        return args.to_string();
+    };
+    const KEY: &str = "zfs-bootfs=";
+    let value = |c: char| c.is_alphanumeric() || "_-.:@/".contains(c);
+    let mut out = String::with_capacity(args.len() + boot.len());
+    let mut rest = args;
+    let mut count = 0usize;
+    while let Some(at) = rest.find(KEY) {
+        let tail = rest.get(at + KEY.len()..).unwrap_or_default();
+        let n = tail.find(|c: char| !value(c)).unwrap_or(tail.len());
+        if n == 0 {
+            // `+` needs one character: not a match; go on after the key.
+            out.push_str(rest.get(..at + KEY.len()).unwrap_or_default());
+            rest = tail;
+            continue;
+        }
+        out.push_str(rest.get(..at).unwrap_or_default());
+        out.push_str(&boot);
+        rest = tail.get(n..).unwrap_or_default();
+        count += 1;
+    }
+    out.push_str(rest);
+    if count == 0 {
+        out.push_str(" -B ");
+        out.push_str(&boot);
+    }
+    out
+}
+
 fn join_args(a: &str, b: &str) -> String {
     // PyGrub: entry args + " " + --args (without PyGrub's leading space when the entry has none).
     if a.is_empty() {
@@ -417,7 +462,7 @@ fn boot_entry(
     if let Some((u, f)) = uki {
         return boot_uki(req, guest, kvol, e, (&u, &f), &initrds, image, out);
     }
-    let args = e.args.clone();
+    let args = with_zfs_bootstring(&e.args, guest.fs(kvol).ok().and_then(|f| f.boot_string()));
     let Some(out) = out else {
         // -n: the files exist; nothing is copied.
         return Ok(Reply::Boot {
@@ -572,4 +617,51 @@ fn isconfig(req: &Request, image: &File) -> Result<Reply, String> {
     }
     s.push_str(&format!("  args: {args}\n"));
     Ok(Reply::Text(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zfs_bootfs_option_as_pygrub_finds_it() {
+        let f = |a: &str| zfs_bootfs_option(a);
+        assert_eq!(
+            f("ro zfs-bootfs=rpool/ROOT/a quiet").as_deref(),
+            Some("rpool/ROOT/a")
+        );
+        assert_eq!(
+            f("zfs-bootfs=rpool/ROOT/a,bootpath=x").as_deref(),
+            Some("rpool/ROOT/a")
+        );
+        assert_eq!(f("zfs-bootfs=p/q").as_deref(), Some("p/q"));
+        assert_eq!(f("a zfs-bootfs=x b zfs-bootfs=y").as_deref(), Some("x"));
+        assert_eq!(f("ro quiet"), None);
+    }
+
+    #[test]
+    fn zfs_boot_string_replaces_or_is_appended() {
+        let b = || Some("zfs-bootfs=rpool/42,bootpath=''".to_string());
+        assert_eq!(
+            with_zfs_bootstring("root=ZFS=x zfs-bootfs=rpool/ROOT/a ro", b()),
+            "root=ZFS=x zfs-bootfs=rpool/42,bootpath='' ro"
+        );
+        // Every occurrence; the value stops at the first character outside [\w\-.:@/].
+        assert_eq!(
+            with_zfs_bootstring("zfs-bootfs=a,foo zfs-bootfs=b@s", b()),
+            "zfs-bootfs=rpool/42,bootpath='',foo zfs-bootfs=rpool/42,bootpath=''"
+        );
+        assert_eq!(
+            with_zfs_bootstring("ro quiet", b()),
+            "ro quiet -B zfs-bootfs=rpool/42,bootpath=''"
+        );
+        // An empty value is no match: appended.
+        assert_eq!(
+            with_zfs_bootstring("zfs-bootfs= x", b()),
+            "zfs-bootfs= x -B zfs-bootfs=rpool/42,bootpath=''"
+        );
+        // No args, or not ZFS: unchanged (PyGrub only touches non-empty args).
+        assert_eq!(with_zfs_bootstring("", b()), "");
+        assert_eq!(with_zfs_bootstring("ro", None), "ro");
+    }
 }

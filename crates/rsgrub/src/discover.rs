@@ -104,6 +104,19 @@ pub fn candidates(guest: &Guest, v: usize) -> Vec<(String, ConfigKind)> {
     }
     out.push(("/boot.cfg".to_string(), ConfigKind::NetBsd));
     out.push(("/etc/lilo.conf".to_string(), ConfigKind::Lilo));
+    // ZFS: PyGrub (libfsimage) reads `.../menu.lst` from the pool's root dataset whatever the
+    // boot dataset is — where Solaris GRUB keeps it: `/@/boot/grub/menu.lst` first.
+    if guest.fs(v).is_ok_and(|fs| fs.name() == "zfs") {
+        out = out
+            .into_iter()
+            .flat_map(|(p, k)| {
+                let top = rsgrub_fs::zfs::pygrub_top_dataset_file(p.as_bytes());
+                top.then(|| (format!("/@{p}"), k))
+                    .into_iter()
+                    .chain(std::iter::once((p, k)))
+            })
+            .collect();
+    }
     out
 }
 

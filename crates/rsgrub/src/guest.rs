@@ -21,6 +21,8 @@ pub struct Guest {
     /// An ISO9660 image that also carries a partition table.
     pub hybrid_iso: bool,
     order: Vec<usize>,
+    /// PyGrub's `zfs-bootfs=POOL/DATASET` from `--args`: ZFS volumes open with `/` there.
+    pub zfs_bootfs: Option<String>,
 }
 
 impl Guest {
@@ -71,6 +73,7 @@ impl Guest {
             table,
             hybrid_iso,
             order,
+            zfs_bootfs: None,
         }
     }
 
@@ -83,7 +86,14 @@ impl Guest {
     pub fn fs(&self, i: usize) -> Result<&dyn Filesystem, String> {
         let vol = self.volumes.get(i).ok_or("no such volume")?;
         let cell = self.fs.get(i).ok_or("no such volume")?;
-        let r = cell.get_or_init(|| rsgrub_fs::open(vol.reader.clone()).map_err(|e| e.to_string()));
+        let r = cell.get_or_init(|| {
+            let r = vol.reader.clone();
+            match &self.zfs_bootfs {
+                Some(b) if rsgrub_fs::zfs::probe(&*r) => rsgrub_fs::zfs::open_dataset(r, b),
+                _ => rsgrub_fs::open(r),
+            }
+            .map_err(|e| e.to_string())
+        });
         match r {
             Ok(fs) => Ok(fs.as_ref()),
             Err(e) => Err(e.clone()),
