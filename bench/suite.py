@@ -185,6 +185,23 @@ def mkfs(kind, root, img, mb, opts=""):
             sh(f"cp -a {root}/. {mnt}/ && sync")
         finally:
             sh(f"umount {mnt}")
+    elif kind == "zfs":
+        # zfs-fuse (pool version 23), file-backed; the daemon is started if needed.
+        if subprocess.run("zpool list", shell=True, capture_output=True).returncode != 0:
+            subprocess.run("zfs-fuse", shell=True)
+            for _ in range(150):
+                if subprocess.run("zpool list", shell=True, capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.2)
+        with open(img, "wb") as f:
+            f.truncate(max(mb + 64, 128) << 20)
+        pool = f"rsgbench{os.getpid()}"
+        mnt = img + ".mnt"
+        sh(f"zpool create -o version=23 -m {mnt} {pool} {img}")
+        try:
+            sh(f"cp -a {root}/. {mnt}/ && sync")
+        finally:
+            sh(f"zpool export {pool}")
     elif kind == "fat":
         sh(f"mkfs.vfat -F 32 -C {img} {mb * 1024}")
         sh(f"mcopy -s -i {img} {root}/boot ::")
@@ -270,7 +287,7 @@ def run(w):
         initrd = os.path.join(w, f"initrd{mb}")
         random_file(initrd, mb, 2)
         size = KERNEL_MB + mb + 48
-        for kind in ("ext4", "xfs", "btrfs", "fat", "iso", "ufs"):
+        for kind in ("ext4", "xfs", "btrfs", "zfs", "fat", "iso", "ufs"):
             name = f"{kind} {KERNEL_MB}+{mb} MB"
             if ONLY and kind not in ONLY:
                 continue
