@@ -85,6 +85,63 @@ pub enum Extent {
     },
 }
 
+/// Most pieces [`Filesystem::extents`] returns for one request; more is an error (the
+/// caller then reads through `read_at`).
+pub const MAX_EXTENTS: usize = 1 << 18;
+
+/// Append `x` to an extent list, merging it into the last entry when they are contiguous
+/// (in the file and, for mapped ones, on the volume); at most [`MAX_EXTENTS`] entries.
+pub(crate) fn push_extent(out: &mut Vec<Extent>, x: Extent) -> Result<()> {
+    if let Some(last) = out.last_mut() {
+        let merged = match (&*last, x) {
+            (
+                Extent::Mapped {
+                    file_offset: lf,
+                    volume_offset: lv,
+                    len: ll,
+                },
+                Extent::Mapped {
+                    file_offset,
+                    volume_offset,
+                    len,
+                },
+            ) if lf.checked_add(*ll) == Some(file_offset)
+                && lv.checked_add(*ll) == Some(volume_offset) =>
+            {
+                ll.checked_add(len).map(|len| Extent::Mapped {
+                    file_offset: *lf,
+                    volume_offset: *lv,
+                    len,
+                })
+            }
+            (
+                Extent::Hole {
+                    file_offset: lf,
+                    len: ll,
+                },
+                Extent::Hole { file_offset, len },
+            ) if lf.checked_add(*ll) == Some(file_offset) => {
+                ll.checked_add(len).map(|len| Extent::Hole {
+                    file_offset: *lf,
+                    len,
+                })
+            }
+            _ => None,
+        };
+        if let Some(m) = merged {
+            *last = m;
+            return Ok(());
+        }
+    }
+    if out.len() >= MAX_EXTENTS {
+        return Err(FsError::Limit(format!(
+            "file is split into more than {MAX_EXTENTS} pieces"
+        )));
+    }
+    out.push(x);
+    Ok(())
+}
+
 /// Most entries [`Filesystem::read_dir`] returns; bigger directories are an error.
 pub const MAX_DIR_ENTRIES: usize = 1_000_000;
 

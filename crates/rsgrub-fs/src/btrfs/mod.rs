@@ -92,7 +92,6 @@ const SUBVOL_ROOT_INO: u64 = 256;
 const INO_BITS: u32 = 48;
 const MAX_TREES: usize = 1 << 16;
 /// Most pieces [`Filesystem::extents`] returns.
-const MAX_EXTENTS: usize = 1 << 18;
 /// Most chunk lookups one [`Filesystem::extents`] call makes (stripes of 4 KiB and up).
 const MAX_MAP_STEPS: u64 = 1 << 22;
 
@@ -426,49 +425,6 @@ fn copy_from(src: &[u8], from: u64, dst: &mut [u8]) {
     }
 }
 
-/// Appends to an extent list, merging neighbours.
-fn push_extent(out: &mut Vec<Extent>, x: Extent) -> Result<()> {
-    if let Some(last) = out.last_mut() {
-        match (last, x) {
-            (
-                Extent::Mapped {
-                    file_offset: lf,
-                    volume_offset: lv,
-                    len: ll,
-                },
-                Extent::Mapped {
-                    file_offset,
-                    volume_offset,
-                    len,
-                },
-            ) if lf.checked_add(*ll) == Some(file_offset)
-                && lv.checked_add(*ll) == Some(volume_offset) =>
-            {
-                *ll += len;
-                return Ok(());
-            }
-            (
-                Extent::Hole {
-                    file_offset: lf,
-                    len: ll,
-                },
-                Extent::Hole { file_offset, len },
-            ) if lf.checked_add(*ll) == Some(file_offset) => {
-                *ll += len;
-                return Ok(());
-            }
-            _ => {}
-        }
-    }
-    if out.len() >= MAX_EXTENTS {
-        return Err(FsError::Limit(format!(
-            "file is split into more than {MAX_EXTENTS} pieces"
-        )));
-    }
-    out.push(x);
-    Ok(())
-}
-
 impl Filesystem for Btrfs {
     fn name(&self) -> &'static str {
         FS
@@ -590,7 +546,7 @@ impl Filesystem for Btrfs {
                 return Err(corrupt(format!("inode {ino}: file extents overlap at {s}")));
             }
             if s > next {
-                push_extent(
+                crate::push_extent(
                     &mut out,
                     Extent::Hole {
                         file_offset: next,
@@ -604,7 +560,7 @@ impl Filesystem for Btrfs {
                     return Ok(ControlFlow::Break(()));
                 }
                 Body::Prealloc | Body::Regular { disk_bytenr: 0, .. } => {
-                    push_extent(
+                    crate::push_extent(
                         &mut out,
                         Extent::Hole {
                             file_offset: s,
@@ -641,7 +597,7 @@ impl Filesystem for Btrfs {
                                 "inode {ino}: extent at physical {phys}+{n} is past the volume end"
                             )));
                         }
-                        push_extent(
+                        crate::push_extent(
                             &mut out,
                             Extent::Mapped {
                                 file_offset: pos,
@@ -660,7 +616,7 @@ impl Filesystem for Btrfs {
             return Ok(None);
         }
         if end > next {
-            push_extent(
+            crate::push_extent(
                 &mut out,
                 Extent::Hole {
                     file_offset: next,

@@ -43,7 +43,7 @@ pub(crate) fn corrupt(what: impl Into<String>) -> FsError {
 
 const ROOT_INO: u64 = 2;
 /// Most pieces [`Filesystem::extents`] returns for one request.
-const MAX_EXTENTS: usize = 1 << 18;
+use crate::MAX_EXTENTS;
 /// Largest directory scanned (far above what a million entries need).
 const MAX_DIR_BYTES: u64 = 128 << 20;
 /// Directory blocks read per request.

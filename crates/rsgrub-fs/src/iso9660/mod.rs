@@ -41,7 +41,7 @@ const MAX_DIR_BYTES: u64 = 32 << 20;
 /// Most extents one file may have (4 GiB each: far past any real file).
 const MAX_PARTS: usize = 1024;
 /// Most pieces [`Filesystem::extents`] returns.
-const MAX_EXTENTS: usize = 1 << 18;
+use crate::MAX_EXTENTS;
 /// Directory listings cached.
 const CACHED: usize = 8;
 

@@ -40,7 +40,7 @@ const ROOT: NodeId = 1 << 32 | 2;
 /// The root's hidden extended-attribute directory.
 const PRIV_ROOT: &[u8] = b".reiserfs_priv";
 /// Most pieces [`Filesystem::extents`] returns for one request.
-const MAX_EXTENTS: usize = 1 << 18;
+use crate::MAX_EXTENTS;
 /// Most entries one listing returns.
 const MAX_ENTRIES: usize = crate::MAX_DIR_ENTRIES;
 

@@ -37,7 +37,7 @@ pub(crate) fn corrupt(what: impl Into<String>) -> FsError {
 /// Largest directory (data section) scanned.
 const MAX_DIR_BYTES: u64 = 256 << 20;
 /// Most pieces [`Filesystem::extents`] returns for one request.
-const MAX_EXTENTS: usize = 1 << 18;
+use crate::MAX_EXTENTS;
 
 /// `true` if the volume starts with the XFS superblock magic.
 pub fn probe(dev: &dyn ReadAt) -> bool {

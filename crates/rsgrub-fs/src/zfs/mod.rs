@@ -64,7 +64,6 @@ const MAX_UB_TRIES: usize = 16;
 /// Bytes of decoded metadata blocks kept.
 const CACHE_BYTES: usize = 32 << 20;
 /// Most pieces [`Filesystem::extents`] returns, and blocks it visits.
-const MAX_EXTENTS: usize = 1 << 18;
 const MAX_MAP_STEPS: u64 = 1 << 22;
 /// Most bytes of a symlink or master-node ZPL version we accept.
 const ZPL_MAX_VERSION: u64 = 5;
@@ -852,49 +851,6 @@ fn dirent_kind(v: u64) -> Option<FileType> {
     }
 }
 
-/// Appends to an extent list, merging neighbours.
-fn push_extent(out: &mut Vec<Extent>, x: Extent) -> Result<()> {
-    if let Some(last) = out.last_mut() {
-        match (last, x) {
-            (
-                Extent::Mapped {
-                    file_offset: lf,
-                    volume_offset: lv,
-                    len: ll,
-                },
-                Extent::Mapped {
-                    file_offset,
-                    volume_offset,
-                    len,
-                },
-            ) if lf.checked_add(*ll) == Some(file_offset)
-                && lv.checked_add(*ll) == Some(volume_offset) =>
-            {
-                *ll += len;
-                return Ok(());
-            }
-            (
-                Extent::Hole {
-                    file_offset: lf,
-                    len: ll,
-                },
-                Extent::Hole { file_offset, len },
-            ) if lf.checked_add(*ll) == Some(file_offset) => {
-                *ll += len;
-                return Ok(());
-            }
-            _ => {}
-        }
-    }
-    if out.len() >= MAX_EXTENTS {
-        return Err(FsError::Limit(format!(
-            "file is split into more than {MAX_EXTENTS} pieces"
-        )));
-    }
-    out.push(x);
-    Ok(())
-}
-
 impl Filesystem for Zfs {
     fn name(&self) -> &'static str {
         FS
@@ -1010,7 +966,7 @@ impl Filesystem for Zfs {
             let s = b_start.max(offset);
             if blkid > dn.maxblkid {
                 // Nothing is allocated past the last block: one hole to the end.
-                push_extent(
+                crate::push_extent(
                     &mut out,
                     Extent::Hole {
                         file_offset: s,
@@ -1021,7 +977,7 @@ impl Filesystem for Zfs {
             }
             let e = (b_start + bs).min(end);
             match self.locate(&dn, blkid)? {
-                None => push_extent(
+                None => crate::push_extent(
                     &mut out,
                     Extent::Hole {
                         file_offset: s,
@@ -1049,7 +1005,7 @@ impl Filesystem for Zfs {
                             "object {obj}: block at {phys:#x} is past the device end"
                         )));
                     }
-                    push_extent(
+                    crate::push_extent(
                         &mut out,
                         Extent::Mapped {
                             file_offset: s,
