@@ -9,61 +9,10 @@
 mod common;
 
 use common::*;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-const PYGRUB: &str = "/usr/lib/xen-4.17/bin/pygrub";
 const UUID: &str = "5b1e8f3a-9c2d-4e7f-8a6b-1c2d3e4f5a6b";
 const KVER: &str = "6.1.0-13-amd64";
-
-fn pygrub(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
-    assert!(
-        Path::new(PYGRUB).is_file(),
-        "Debian's PyGrub is missing: apt-get install xen-utils-4.17 (scripts/setup.sh does)"
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("result");
-    fs::write(&out, b"").unwrap();
-    let o = Command::new(PYGRUB)
-        .arg("-q")
-        .arg(format!("--output={}", out.display()))
-        .arg("--output-format=simple0")
-        .arg(format!("--output-directory={}", tmp.path().display()))
-        .args(extra)
-        .arg(disk)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "pygrub: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let items = parse_simple(&fs::read(&out).unwrap(), 0);
-    let get = |k: &str| items.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
-    let kernel = fs::read(get("kernel").unwrap()).unwrap();
-    let ramdisk = get("ramdisk")
-        .map(|p| fs::read(p).unwrap())
-        .unwrap_or_default();
-    (kernel, ramdisk, get("args").unwrap_or_default())
-}
-
-fn ours(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
-    let mut a = vec!["-q"];
-    a.extend_from_slice(extra);
-    let r = run_libxl(disk, &a);
-    assert_eq!(r.status, 0, "rsgrub: {}", r.stderr);
-    let ramdisk = if r.get("ramdisk").is_some() {
-        r.file("ramdisk")
-    } else {
-        Vec::new()
-    };
-    (
-        r.file("kernel"),
-        ramdisk,
-        r.get("args").unwrap_or("").to_string(),
-    )
-}
 
 /// PyGrub keeps the config's whitespace in args; GRUB passes words joined by one space.
 fn words(s: &str) -> String {
@@ -101,14 +50,14 @@ fn gpt_guest(cfg: &str, extra_files: &[(&str, &[u8])]) -> Img {
 #[test]
 fn debian_grub_mkconfig_matches_pygrub() {
     let g = gpt_guest(&debian_grub_cfg(UUID, KVER, "/boot"), &[]);
-    let (pk, pr, pa) = pygrub(&g.disk, &[]);
-    let (k, r, a) = ours(&g.disk, &[]);
+    let (pk, pr, pa) = pygrub_boot(&g.disk, &[]);
+    let (k, r, a) = rsgrub_boot(&g.disk, &[]);
     assert_eq!(sha256(&k), sha256(&pk));
     assert_eq!(sha256(&r), sha256(&pr));
     assert_eq!(a, words(&pa));
     // --entry by number and --args, as libxl passes bootloader_args.
-    let (pk, _, pa) = pygrub(&g.disk, &["--entry=2", "--args=console=hvc0"]);
-    let (k, _, a) = ours(&g.disk, &["--entry=1>1", "--args=console=hvc0"]);
+    let (pk, _, pa) = pygrub_boot(&g.disk, &["--entry=2", "--args=console=hvc0"]);
+    let (k, _, a) = rsgrub_boot(&g.disk, &["--entry=1>1", "--args=console=hvc0"]);
     // PyGrub numbers the flattened list (0, submenu entries 1 and 2); GRUB numbers the tree.
     assert_eq!(sha256(&k), sha256(&pk));
     assert_eq!(a, words(&pa));
@@ -144,8 +93,8 @@ fn legacy_and_extlinux_match_pygrub() {
         mkfs_ext("ext3", &root, &img, 16, &[]);
         let disk = tmp.path().join("disk.img");
         mbr_disk(&disk, 20, &[(16, Some(&img), "83", true)]);
-        let (pk, pr, pa) = pygrub(&disk, &[]);
-        let (k, r, a) = ours(&disk, &[]);
+        let (pk, pr, pa) = pygrub_boot(&disk, &[]);
+        let (k, r, a) = rsgrub_boot(&disk, &[]);
         assert_eq!(sha256(&k), sha256(&pk), "{name}");
         assert_eq!(sha256(&r), sha256(&pr), "{name}");
         assert_eq!(words(&a), words(&pa), "{name}");
@@ -161,8 +110,8 @@ fn default_by_submenu_path_follows_grub_not_pygrub() {
         &format!("   set default='Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux {KVER} (recovery mode)'"),
     );
     let g = gpt_guest(&cfg, &[]);
-    let (_, _, pa) = pygrub(&g.disk, &[]);
-    let (_, _, a) = ours(&g.disk, &[]);
+    let (_, _, pa) = pygrub_boot(&g.disk, &[]);
+    let (_, _, a) = rsgrub_boot(&g.disk, &[]);
     assert!(
         words(&pa).ends_with("ro quiet"),
         "PyGrub booted the first entry: {pa}"

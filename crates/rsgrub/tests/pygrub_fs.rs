@@ -10,50 +10,32 @@
 mod common;
 
 use common::*;
-use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-fn pygrub(disk: &Path) -> (String, String, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("result");
-    fs::write(&out, b"").unwrap();
-    let o = Command::new("/usr/lib/xen-4.17/bin/pygrub")
-        .arg("-q")
-        .arg(format!("--output={}", out.display()))
-        .arg("--output-format=simple0")
-        .arg(format!("--output-directory={}", tmp.path().display()))
-        .arg(disk)
-        .output()
-        .expect("Debian's PyGrub (xen-utils-4.17; scripts/setup.sh installs it)");
-    assert!(
-        o.status.success(),
-        "pygrub: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let items = parse_simple(&fs::read(&out).unwrap(), 0);
-    let get = |k: &str| items.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
-    let k = sha256(&fs::read(get("kernel").unwrap()).unwrap());
-    let r = get("ramdisk")
-        .map(|p| sha256(&fs::read(p).unwrap()))
-        .unwrap_or_default();
-    let a = get("args").unwrap_or_default();
-    (k, r, a.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-fn ours(disk: &Path) -> (String, String, String) {
-    let r = run_libxl(disk, &["-q"]);
-    assert_eq!(r.status, 0, "rsgrub: {}", r.stderr);
-    let rd = if r.get("ramdisk").is_some() {
-        sha256(&r.file("ramdisk"))
-    } else {
+/// (kernel sha256, ramdisk sha256 or empty, args with blanks collapsed).
+fn digest((k, r, a): (Vec<u8>, Vec<u8>, String)) -> (String, String, String) {
+    let r = if r.is_empty() {
         String::new()
+    } else {
+        sha256(&r)
     };
     (
-        sha256(&r.file("kernel")),
-        rd,
-        r.get("args").unwrap_or("").to_string(),
+        sha256(&k),
+        r,
+        a.split_whitespace().collect::<Vec<_>>().join(" "),
     )
+}
+
+fn pygrub(disk: &Path) -> (String, String, String) {
+    digest(pygrub_boot(disk, &[]))
+}
+
+/// rsgrub's args as they are: GRUB joins words with one space already.
+fn ours(disk: &Path) -> (String, String, String) {
+    let (k, r, a) = rsgrub_boot(disk, &[]);
+    let (k, r, _) = digest((k, r, String::new()));
+    (k, r, a)
 }
 
 fn tree(root: &Path) {

@@ -17,8 +17,6 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const PYGRUB: &str = "/usr/lib/xen-4.17/bin/pygrub";
-
 /// zfs-fuse is one daemon: one pool operation at a time.
 static ZLOCK: Mutex<()> = Mutex::new(());
 
@@ -148,54 +146,6 @@ fn files(list: &[(&str, &[u8])]) -> Files {
         .collect()
 }
 
-fn pygrub(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
-    assert!(Path::new(PYGRUB).is_file(), "Debian's PyGrub is missing");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("result");
-    fs::write(&out, b"").unwrap();
-    let o = Command::new(PYGRUB)
-        .arg("-q")
-        .arg(format!("--output={}", out.display()))
-        .arg("--output-format=simple0")
-        .arg(format!("--output-directory={}", tmp.path().display()))
-        .args(extra)
-        .arg(disk)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "pygrub: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let items = parse_simple(&fs::read(&out).unwrap(), 0);
-    let get = |k: &str| items.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
-    let ramdisk = get("ramdisk")
-        .map(|p| fs::read(p).unwrap())
-        .unwrap_or_default();
-    (
-        fs::read(get("kernel").unwrap()).unwrap(),
-        ramdisk,
-        get("args").unwrap_or_default(),
-    )
-}
-
-fn ours(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
-    let mut a = vec!["-q"];
-    a.extend_from_slice(extra);
-    let r = run_libxl(disk, &a);
-    assert_eq!(r.status, 0, "rsgrub: {}", r.stderr);
-    let ramdisk = if r.get("ramdisk").is_some() {
-        r.file("ramdisk")
-    } else {
-        Vec::new()
-    };
-    (
-        r.file("kernel"),
-        ramdisk,
-        r.get("args").unwrap_or("").to_string(),
-    )
-}
-
 struct Legacy {
     _tmp: tempfile::TempDir,
     img: PathBuf,
@@ -277,7 +227,7 @@ fn zfs_root_pool_with_grub_legacy_matches_pygrub() {
     let boot = |id: u64| format!("zfs-bootfs={pool}/{id},bootpath=");
 
     // Default entry: menu.lst from the root dataset, kernel from bootfs, zfs-bootfs= replaced.
-    let (k, i, args) = ours(&p.img, &[]);
+    let (k, i, args) = rsgrub_boot(&p.img, &[]);
     assert!(
         k == p.k1 && i == p.i1,
         "kernel/initrd from the bootfs dataset"
@@ -287,32 +237,32 @@ fn zfs_root_pool_with_grub_legacy_matches_pygrub() {
             && args.ends_with(" ro"),
         "{args}"
     );
-    let (pk, pi, pargs) = pygrub(&p.img, &[]);
+    let (pk, pi, pargs) = pygrub_boot(&p.img, &[]);
     assert!(pk == k && pi == i);
     assert_eq!(as_pygrub(&args, pool, id1), pargs);
 
     // No zfs-bootfs= in the entry: ` -B <boot string>` appended.
-    let (_, _, args) = ours(&p.img, &["--entry=1"]);
+    let (_, _, args) = rsgrub_boot(&p.img, &["--entry=1"]);
     assert!(
         args.starts_with(&format!("ro quiet -B {}", boot(id1))),
         "{args}"
     );
-    let (_, _, pargs) = pygrub(&p.img, &["--entry=1"]);
+    let (_, _, pargs) = pygrub_boot(&p.img, &["--entry=1"]);
     assert_eq!(as_pygrub(&args, pool, id1), pargs);
 
     // --args=zfs-bootfs=POOL/ROOT/other: the kernel comes from that dataset, and every
     // zfs-bootfs= (the entry's and the appended one) names it.
     let other = format!("--args=zfs-bootfs={pool}/ROOT/other");
-    let (k, _, args) = ours(&p.img, &[&other]);
+    let (k, _, args) = rsgrub_boot(&p.img, &[&other]);
     assert!(k == p.k2, "kernel from ROOT/other");
     assert_eq!(args.matches(&boot(id2)).count(), 2, "{args}");
-    let (pk, _, pargs) = pygrub(&p.img, &[&other]);
+    let (pk, _, pargs) = pygrub_boot(&p.img, &[&other]);
     assert!(pk == k);
     assert_eq!(as_pygrub(&args, pool, id2), pargs);
 
     // A dataset that does not exist: PyGrub (and rsgrub) fall back to bootfs.
     let nope = format!("--args=zfs-bootfs={pool}/ROOT/nope");
-    let (k, _, _) = ours(&p.img, &[&nope]);
+    let (k, _, _) = rsgrub_boot(&p.img, &[&nope]);
     assert!(k == p.k1);
 }
 
@@ -340,7 +290,7 @@ fn zfs_grub2_paths_across_datasets() {
         ],
         "ROOT/debian",
     );
-    let (gk, gi, args) = ours(&img, &[]);
+    let (gk, gi, args) = rsgrub_boot(&img, &[]);
     assert!(gk == k && gi == i, "read through /BOOT/debian@/");
     // A boot string is added as PyGrub adds it for any ZFS guest.
     assert!(

@@ -231,6 +231,61 @@ pub fn run_libxl_env(disk: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Debian's PyGrub, the differential oracle.
+pub const PYGRUB: &str = "/usr/lib/xen-4.17/bin/pygrub";
+
+/// Run Debian's PyGrub as libxl does (`-q`, simple0); returns (kernel bytes, ramdisk bytes or
+/// empty, args). Fails the test if PyGrub fails.
+pub fn pygrub_boot(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
+    assert!(
+        Path::new(PYGRUB).is_file(),
+        "Debian's PyGrub is missing: apt-get install xen-utils-4.17 (scripts/setup.sh does)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("result");
+    fs::write(&out, b"").unwrap();
+    let o = Command::new(PYGRUB)
+        .arg("-q")
+        .arg(format!("--output={}", out.display()))
+        .arg("--output-format=simple0")
+        .arg(format!("--output-directory={}", tmp.path().display()))
+        .args(extra)
+        .arg(disk)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "pygrub: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let items = parse_simple(&fs::read(&out).unwrap(), 0);
+    let get = |k: &str| items.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    let kernel = fs::read(get("kernel").unwrap()).unwrap();
+    let ramdisk = get("ramdisk")
+        .map(|p| fs::read(p).unwrap())
+        .unwrap_or_default();
+    (kernel, ramdisk, get("args").unwrap_or_default())
+}
+
+/// rsgrub the same way: (kernel bytes, ramdisk bytes or empty, args). Fails the test if
+/// rsgrub fails.
+pub fn rsgrub_boot(disk: &Path, extra: &[&str]) -> (Vec<u8>, Vec<u8>, String) {
+    let mut a = vec!["-q"];
+    a.extend_from_slice(extra);
+    let r = run_libxl(disk, &a);
+    assert_eq!(r.status, 0, "rsgrub: {}", r.stderr);
+    let ramdisk = if r.get("ramdisk").is_some() {
+        r.file("ramdisk")
+    } else {
+        Vec::new()
+    };
+    (
+        r.file("kernel"),
+        ramdisk,
+        r.get("args").unwrap_or("").to_string(),
+    )
+}
+
 /// Parse libxl's simple/simple0 items.
 pub fn parse_simple(b: &[u8], sep: u8) -> Vec<(String, String)> {
     b.split(|&c| c == sep)
