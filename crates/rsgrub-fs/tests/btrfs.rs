@@ -6,6 +6,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+mod common;
+use common::{check_extents, read_all, Prng};
 use rsgrub_fs::{path, Extent, FileType, Filesystem};
 use std::collections::BTreeSet;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -24,15 +26,7 @@ fn run(cmd: &str, args: &[&str]) -> String {
 }
 
 fn rand_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    Prng::new(seed).bytes(n)
 }
 
 /// A source tree: a 20 MB file, small (inlined) files, a sparse file, symlinks, 2,000 entries.
@@ -72,52 +66,6 @@ fn open_img(img: &Path) -> Box<dyn Filesystem> {
     let fs = rsgrub_fs::open(dev).unwrap();
     assert_eq!(fs.name(), "btrfs");
     fs
-}
-
-fn read_all(fs: &dyn Filesystem, node: u64, size: u64) -> Vec<u8> {
-    let mut out = vec![0u8; size as usize];
-    let mut done = 0;
-    while done < out.len() {
-        let end = (done + (1 << 20) + 12345).min(out.len());
-        let n = fs.read_at(node, done as u64, &mut out[done..end]).unwrap();
-        assert!(n > 0);
-        done += n;
-    }
-    let mut extra = [0u8; 8];
-    assert_eq!(fs.read_at(node, size, &mut extra).unwrap(), 0);
-    out
-}
-
-/// Check extents() against the image bytes; returns whether the file was mapped.
-fn check_extents(fs: &dyn Filesystem, img: &std::fs::File, node: u64, data: &[u8]) -> bool {
-    let Some(ext) = fs.extents(node, 0, data.len() as u64).unwrap() else {
-        return false;
-    };
-    let mut pos = 0u64;
-    for e in ext {
-        match e {
-            Extent::Mapped {
-                file_offset,
-                volume_offset,
-                len,
-            } => {
-                assert_eq!(file_offset, pos);
-                let mut b = vec![0u8; len as usize];
-                img.read_exact_at(&mut b, volume_offset).unwrap();
-                assert!(b == data[file_offset as usize..(file_offset + len) as usize]);
-                pos += len;
-            }
-            Extent::Hole { file_offset, len } => {
-                assert_eq!(file_offset, pos);
-                assert!(data[file_offset as usize..(file_offset + len) as usize]
-                    .iter()
-                    .all(|&b| b == 0));
-                pos += len;
-            }
-        }
-    }
-    assert_eq!(pos, data.len() as u64);
-    true
 }
 
 #[derive(Default, Debug)]

@@ -12,12 +12,11 @@
 )]
 
 mod common;
-use common::{tool, Prng};
+use common::{check_extents, read_all, tool, Prng};
 use rsgrub_fs::{xfs, Extent, FileType, Filesystem, FsError, NodeId};
 use rsgrub_io::{DynReader, FileReader};
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -157,20 +156,6 @@ fn db_format(img: &Path, ino: NodeId) -> u32 {
         .unwrap()
 }
 
-fn read_all(fs: &dyn Filesystem, node: NodeId, size: u64) -> Vec<u8> {
-    let mut out = vec![0u8; size as usize];
-    let mut off = 0usize;
-    while off < out.len() {
-        let end = (off + 65536).min(out.len());
-        let n = fs.read_at(node, off as u64, &mut out[off..end]).unwrap();
-        assert!(n > 0, "short read at {off}");
-        off += n;
-    }
-    let mut extra = [0u8; 16];
-    assert_eq!(fs.read_at(node, size, &mut extra).unwrap(), 0);
-    out
-}
-
 #[derive(Default)]
 struct Counts {
     dirs: usize,
@@ -221,41 +206,12 @@ fn compare(fs: &dyn Filesystem, img: &File, node: NodeId, host: &Path, c: &mut C
             let data = fs::read(&hp).unwrap();
             assert_eq!(meta.size, data.len() as u64, "{}", hp.display());
             assert!(read_all(fs, e.node, meta.size) == data, "{}", hp.display());
-            check_extents(fs, img, e.node, &data);
+            assert!(check_extents(fs, img, e.node, &data), "{}", hp.display());
             c.files += 1;
             c.bytes += meta.size;
         }
     }
     assert_eq!(fs.lookup(node, b"no-such-name").unwrap(), None);
-}
-
-/// `extents()` must cover the file exactly, and the mapped image bytes must be the data.
-fn check_extents(fs: &dyn Filesystem, img: &File, node: NodeId, data: &[u8]) {
-    let ext = fs.extents(node, 0, data.len() as u64).unwrap().unwrap();
-    let mut pos = 0u64;
-    for x in ext {
-        match x {
-            Extent::Mapped {
-                file_offset,
-                volume_offset,
-                len,
-            } => {
-                assert_eq!(file_offset, pos);
-                let mut b = vec![0u8; len as usize];
-                img.read_exact_at(&mut b, volume_offset).unwrap();
-                assert!(b == data[pos as usize..(pos + len) as usize]);
-                pos += len;
-            }
-            Extent::Hole { file_offset, len } => {
-                assert_eq!(file_offset, pos);
-                assert!(data[pos as usize..(pos + len) as usize]
-                    .iter()
-                    .all(|&b| b == 0));
-                pos += len;
-            }
-        }
-    }
-    assert_eq!(pos, data.len() as u64);
 }
 
 fn check_ids(fs: &dyn Filesystem, img: &Path) {

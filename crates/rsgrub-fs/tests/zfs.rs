@@ -10,7 +10,9 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-use rsgrub_fs::{path, Extent, FileType, Filesystem, FsError};
+mod common;
+use common::{check_extents, read_all, Prng};
+use rsgrub_fs::{path, FileType, Filesystem, FsError};
 use std::collections::BTreeSet;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -78,25 +80,7 @@ impl Drop for PoolGuard {
 }
 
 fn rand_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut p = Prng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        v.extend_from_slice(&p.next().to_le_bytes());
-    }
-    v.truncate(n);
-    v
-}
-
-struct Prng(u64);
-impl Prng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
+    Prng::new(seed).bytes(n)
 }
 
 /// A source tree: text (compressible), random, sparse and empty files, symlinks (inline in
@@ -299,51 +283,6 @@ fn open_path(img: &Path) -> Box<dyn Filesystem> {
     let fs = rsgrub_fs::open(dev).unwrap();
     assert_eq!(fs.name(), "zfs");
     fs
-}
-
-fn read_all(fs: &dyn Filesystem, node: u64, size: u64) -> Vec<u8> {
-    let mut out = vec![0u8; size as usize];
-    let mut done = 0;
-    while done < out.len() {
-        let end = (done + (1 << 20) + 12345).min(out.len());
-        let n = fs.read_at(node, done as u64, &mut out[done..end]).unwrap();
-        assert!(n > 0);
-        done += n;
-    }
-    let mut extra = [0u8; 8];
-    assert_eq!(fs.read_at(node, size, &mut extra).unwrap(), 0);
-    out
-}
-
-fn check_extents(fs: &dyn Filesystem, img: &std::fs::File, node: u64, data: &[u8]) -> bool {
-    let Some(ext) = fs.extents(node, 0, data.len() as u64).unwrap() else {
-        return false;
-    };
-    let mut pos = 0u64;
-    for e in ext {
-        match e {
-            Extent::Mapped {
-                file_offset,
-                volume_offset,
-                len,
-            } => {
-                assert_eq!(file_offset, pos);
-                let mut b = vec![0u8; len as usize];
-                img.read_exact_at(&mut b, volume_offset).unwrap();
-                assert!(b == data[file_offset as usize..(file_offset + len) as usize]);
-                pos += len;
-            }
-            Extent::Hole { file_offset, len } => {
-                assert_eq!(file_offset, pos);
-                assert!(data[file_offset as usize..(file_offset + len) as usize]
-                    .iter()
-                    .all(|&b| b == 0));
-                pos += len;
-            }
-        }
-    }
-    assert_eq!(pos, data.len() as u64);
-    true
 }
 
 #[derive(Default, Debug)]
@@ -651,7 +590,7 @@ fn truncated_image_is_an_error_or_partial() {
 fn byte_flips_never_panic() {
     let data = image_bytes();
     // Where the metadata is: the labels, and the first MiBs of allocations.
-    let mut p = Prng(77);
+    let mut p = Prng::new(77);
     let t = Instant::now();
     let mut opened = 0;
     for round in 0..60 {
