@@ -46,6 +46,15 @@ pub enum Compression {
 
 impl Compression {
     /// Lower-case name, as in the kernel's CONFIG_KERNEL_* choices.
+    /// Whether this codec decodes here at about the speed of a copy (none, LZ4, zstd, LZO),
+    /// so the boot path can afford to look inside.
+    pub fn is_fast(self) -> bool {
+        matches!(
+            self,
+            Compression::None | Compression::Lz4 | Compression::Zstd | Compression::Lzo
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Compression::Gzip => "gzip",

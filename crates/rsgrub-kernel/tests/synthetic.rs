@@ -242,7 +242,25 @@ fn compressed_elfs_every_format() {
             "{name}: {}",
             info.describe()
         );
+
+        // The boot path's quick check looks inside only the fast codecs.
+        let quick = rsgrub_kernel::identify_quick(&img);
+        if c.is_fast() {
+            assert_eq!(quick.verdict, Verdict::PvAndPvh, "{name}");
+        } else {
+            assert_eq!(quick.verdict, Verdict::Unknown, "{name}");
+            assert_eq!(quick.decompressed, None, "{name}: nothing decoded");
+            assert!(
+                quick
+                    .problems
+                    .iter()
+                    .any(|p| p.contains("not decompressed")),
+                "{name}: {:?}",
+                quick.problems
+            );
+        }
     }
+    assert!(!Compression::Xz.is_fast() && Compression::Lz4.is_fast());
 }
 
 #[test]

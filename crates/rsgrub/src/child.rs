@@ -486,7 +486,11 @@ fn boot_entry(
     }
     // Warn (never fail) when the kernel is readable and cannot boot as a Xen guest.
     if let Some(f) = crate::guest::GuestFile::open(guest, kvol, &kernel.path) {
-        let info = rsgrub_kernel::identify(&f);
+        let info = if req.debug {
+            rsgrub_kernel::identify(&f)
+        } else {
+            rsgrub_kernel::identify_quick(&f)
+        };
         if req.debug {
             eprintln!("rsgrub: kernel {kernel}: {}", info.describe());
         }
